@@ -1,0 +1,24 @@
+# Distribution Control: the two commands.
+#   make run   set up what is missing, install/update the addons in $(DB), serve Odoo on :8069
+#   make test  set up what is missing, run lint and every test (Odoo's and pytest's) on throw-away databases
+ODOO_PATH ?= /opt/odoo
+DB ?= distribution
+VENV ?= $(CURDIR)/.venv
+PYTHON ?= python3
+export ODOO_PATH DB VENV PYTHON
+
+.PHONY: setup run test lint clean
+setup:
+	@bash scripts/setup.sh
+
+run: setup
+	@bash scripts/run.sh
+
+test: setup
+	@$(VENV)/bin/python scripts/run_tests.py
+
+lint: setup
+	@PHASES=lint $(VENV)/bin/python scripts/run_tests.py
+
+clean:
+	rm -rf .test-results .ruff_cache

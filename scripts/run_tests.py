@@ -1,0 +1,270 @@
+#!/usr/bin/env python3
+"""Run every test of the suite against real Odoo 18 and PostgreSQL; called by `make test`.
+
+Phases (each timed):
+  lint      ruff, then pylint with pylint-odoo over the addons
+  deps      two template databases holding only Odoo's own modules: `base` (mail, web) and
+            `deps` (sale_management, sale_stock, purchase_stock, base_automation), with demo data
+  alone     each addon installed alone, into a copy of the template of its dependencies:
+            no ERROR or CRITICAL line allowed
+  odoo      the four addons installed together into a throw-away copy of `deps` with Odoo's test
+            runner on, so that every at_install and post_install test of every addon runs
+  pytest    the root tests/ (structure, HTTP smoke test against that database, docker-compose)
+
+Ends with one line counting every test executed, Odoo's and pytest's together, writes
+.test-results/summary.txt and keeps Odoo's logs beside it. Exits non-zero on a failing test, on an
+ERROR/CRITICAL line in Odoo's log, or on a lint finding.
+"""
+import configparser
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ODOO_PATH = Path(os.environ.get("ODOO_PATH", "/opt/odoo"))
+CONF = ROOT / ".local" / "odoo-local.conf"
+RESULTS = ROOT / ".test-results"
+PREFIX = os.environ.get("TEST_DB_PREFIX", "distribution_test")
+ADDONS = [
+    "distribution_observability",
+    "distribution_orchestration",
+    "distribution_approvals",
+    "distribution_ai_triage",
+]
+# Odoo modules our addons stand on, installed (and never tested) in the template databases.
+BASE_DEPS = ["mail", "web"]
+FULL_DEPS = ["sale_management", "sale_stock", "purchase_stock", "base_automation"]
+TEMPLATE_OF = {
+    "distribution_observability": "base",
+    "distribution_orchestration": "deps",
+    "distribution_approvals": "deps",
+    "distribution_ai_triage": "deps",
+}
+LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ \d+ (?P<level>[A-Z]+) ")
+REPORT = re.compile(r"(\d+) failed, (\d+) error\(s\) of (\d+) tests when loading database")
+SKIPPED = re.compile(r" INFO \S+ \S+: skipped ")
+
+
+class Phases:
+    def __init__(self):
+        self.durations = []
+        self.problems = []
+
+    def run(self, name, func):
+        print(f"\n=== phase {name} ===", flush=True)
+        start = time.monotonic()
+        try:
+            return func()
+        finally:
+            elapsed = time.monotonic() - start
+            self.durations.append((name, elapsed))
+            print(f"=== phase {name}: {elapsed:.1f} s ===", flush=True)
+
+
+def db_env():
+    cfg = configparser.ConfigParser()
+    cfg.read(CONF)
+    opt = cfg["options"]
+    env = dict(os.environ)
+    env.update(PGHOST=opt["db_host"], PGPORT=opt["db_port"], PGUSER=opt["db_user"], PGPASSWORD=opt["db_password"],
+               PGOPTIONS="-c client_min_messages=warning")
+    return env, Path(opt["data_dir"])
+
+
+def psql(sql):
+    env, _ = db_env()
+    subprocess.run(["psql", "-d", "postgres", "-qAt", "-v", "ON_ERROR_STOP=1", "-c", sql], env=env, check=True)
+
+
+def drop_db(name):
+    env, data_dir = db_env()
+    subprocess.run(["dropdb", "--if-exists", "--force", name], env=env, check=True)
+    shutil.rmtree(data_dir / "filestore" / name, ignore_errors=True)
+
+
+def clone_db(template, name):
+    """Copy a template database and its filestore (assets live there)."""
+    env, data_dir = db_env()
+    drop_db(name)
+    subprocess.run(["createdb", "-T", template, name], env=env, check=True)
+    src = data_dir / "filestore" / template
+    if src.exists():
+        shutil.copytree(src, data_dir / "filestore" / name)
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def odoo(db, args, log_name):
+    """Run odoo-bin to completion, its log kept in .test-results; answer (returncode, log lines)."""
+    log = RESULTS / f"odoo-{log_name}.log"
+    cmd = [
+        sys.executable, str(ODOO_PATH / "odoo-bin"), "-c", str(CONF), "-d", db,
+        "--stop-after-init", "--max-cron-threads=0", "--http-interface=127.0.0.1",
+        f"--http-port={free_port()}", f"--logfile={log}", *args,
+    ]
+    print("$ " + " ".join(cmd[1:]), flush=True)
+    log.unlink(missing_ok=True)
+    proc = subprocess.run(cmd, cwd=ROOT, check=False)
+    lines = log.read_text(errors="replace").splitlines() if log.exists() else []
+    return proc.returncode, lines
+
+
+def log_problems(lines, where):
+    bad = [line for line in lines if (m := LOG_LINE.match(line)) and m["level"] in ("ERROR", "CRITICAL")]
+    for line in bad[:20]:
+        print(f"  {where}: {line[:400]}")
+    return [f"{where}: {len(bad)} ERROR/CRITICAL line(s) in Odoo's log"] if bad else []
+
+
+def main():
+    if not (ODOO_PATH / "odoo-bin").exists():
+        print(f"No Odoo 18.0 tree at ODOO_PATH={ODOO_PATH}; get it with\n"
+              f"  git clone --depth 1 --branch 18.0 https://github.com/odoo/odoo.git {ODOO_PATH}", file=sys.stderr)
+        return 2
+    RESULTS.mkdir(exist_ok=True)
+    started = time.monotonic()
+    phases = Phases()
+    counts = {"passed": 0, "failed": 0, "skipped": 0}
+    detail = []
+    only = set(filter(None, os.environ.get("PHASES", "").split(",")))
+
+    def wanted(name):
+        return not only or name in only
+
+    # -- lint ---------------------------------------------------------------------------
+    def lint():
+        bindir = Path(sys.executable).parent
+        for cmd in (
+            [str(bindir / "ruff"), "check", "."],
+            # OCA's generated README.rst is not used: each addon's readme/ fragments are its docs.
+            [str(bindir / "pylint"), "--rcfile=.pylintrc", "--disable=missing-readme", *ADDONS],
+        ):
+            print("$ " + " ".join(Path(cmd[0]).name if i == 0 else c for i, c in enumerate(cmd)), flush=True)
+            if subprocess.run(cmd, cwd=ROOT, check=False).returncode:
+                phases.problems.append(f"lint: {Path(cmd[0]).name} found problems")
+
+    if wanted("lint"):
+        phases.run("lint", lint)
+
+    templates = {"base": f"{PREFIX}_tpl_base", "deps": f"{PREFIX}_tpl_deps"}
+
+    # -- template databases -----------------------------------------------------------
+    def deps():
+        drop_db(templates["base"])
+        drop_db(templates["deps"])
+        rc, lines = odoo(templates["base"], ["-i", ",".join(BASE_DEPS)], "deps-base")
+        phases.problems += log_problems(lines, "install of " + ",".join(BASE_DEPS))
+        if rc:
+            raise SystemExit(f"installing {BASE_DEPS} failed (rc {rc})")
+        clone_db(templates["base"], templates["deps"])
+        rc, lines = odoo(templates["deps"], ["-i", ",".join(FULL_DEPS)], "deps-full")
+        phases.problems += log_problems(lines, "install of " + ",".join(FULL_DEPS))
+        if rc:
+            raise SystemExit(f"installing {FULL_DEPS} failed (rc {rc})")
+
+    if wanted("deps") or wanted("alone") or wanted("odoo"):
+        phases.run("deps", deps)
+
+    # -- each addon alone -------------------------------------------------------------
+    def alone():
+        for addon in ADDONS:
+            db = f"{PREFIX}_alone"
+            clone_db(templates[TEMPLATE_OF[addon]], db)
+            rc, lines = odoo(db, ["-i", addon], f"alone-{addon}")
+            problems = log_problems(lines, f"{addon} alone")
+            if rc:
+                problems.append(f"{addon} alone: odoo-bin exited {rc}")
+            installed = any(f"odoo.modules.loading: Loading module {addon}" in line for line in lines) or not rc
+            print(f"  {addon}: {'installed' if installed and not problems else 'FAILED'} alone")
+            phases.problems += problems
+            drop_db(db)
+
+    if wanted("alone"):
+        phases.run("alone", alone)
+
+    test_db = f"{PREFIX}_main"
+
+    # -- the four addons with Odoo's test runner ----------------------------------------
+    def odoo_tests():
+        clone_db(templates["deps"], test_db)
+        tags = ",".join(f"/{addon}" for addon in ADDONS)
+        rc, lines = odoo(test_db, ["-i", ",".join(ADDONS), "--test-enable", f"--test-tags={tags}"], "tests")
+        phases.problems += log_problems(lines, "Odoo tests")
+        reports = [REPORT.search(line) for line in lines]
+        reports = [r for r in reports if r]
+        if not reports:
+            phases.problems.append("Odoo tests: no test report in the log (did the install crash?)")
+            return
+        failed, errors, run = (int(x) for x in reports[-1].groups())
+        skipped = sum(1 for line in lines if SKIPPED.search(line))
+        counts["failed"] += failed + errors
+        counts["skipped"] += skipped
+        counts["passed"] += run - failed - errors - skipped
+        detail.append(f"odoo: {run} run, {failed} failed, {errors} errors, {skipped} skipped")
+        if rc:
+            phases.problems.append(f"Odoo tests: odoo-bin exited {rc}")
+
+    if wanted("odoo"):
+        phases.run("odoo", odoo_tests)
+
+    # -- root tests ---------------------------------------------------------------------
+    def pytest():
+        junit = RESULTS / "pytest.xml"
+        junit.unlink(missing_ok=True)
+        env = dict(os.environ, DISTRIBUTION_TEST_DB=test_db, ODOO_RC=str(CONF), ODOO_PATH=str(ODOO_PATH))
+        cmd = [sys.executable, "-m", "pytest", "-p", "no:odoo", "-p", "no:cacheprovider", "tests",
+               f"--junitxml={junit}", "-q"]
+        print("$ " + " ".join(cmd[1:]), flush=True)
+        rc = subprocess.run(cmd, cwd=ROOT, env=env, check=False).returncode
+        if not junit.exists():
+            phases.problems.append(f"pytest: no report (exit {rc})")
+            return
+        suite = ET.parse(junit).getroot()
+        suite = suite if suite.tag == "testsuite" else suite.find("testsuite")
+        run, failures, errors, skipped = (int(suite.get(k, 0)) for k in ("tests", "failures", "errors", "skipped"))
+        counts["failed"] += failures + errors
+        counts["skipped"] += skipped
+        counts["passed"] += run - failures - errors - skipped
+        detail.append(f"pytest: {run} run, {failures} failed, {errors} errors, {skipped} skipped")
+        if rc not in (0, 1):
+            phases.problems.append(f"pytest: exit {rc}")
+
+    if wanted("pytest"):
+        phases.run("pytest", pytest)
+
+    if not os.environ.get("KEEP_TEST_DB"):
+        for name in (test_db, *templates.values()):
+            drop_db(name)
+
+    total = time.monotonic() - started
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    closing = f"{counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped"
+    summary = [
+        f"commit: {head or 'none'}{' (with uncommitted changes)' if dirty else ''}",
+        f"date: {time.strftime('%Y-%m-%d %H:%M:%S %Z')}",
+        *detail,
+        *(f"phase {name}: {secs:.1f} s" for name, secs in phases.durations),
+        f"total: {total:.1f} s",
+        *(f"problem: {p}" for p in phases.problems),
+        f"TOTAL: {closing}",
+    ]
+    (RESULTS / "summary.txt").write_text("\n".join(summary) + "\n")
+    print("\n" + "\n".join(summary[2:-1]))
+    print(f"logs and summary in {RESULTS}")
+    print(f"TOTAL: {closing}")
+    return 1 if counts["failed"] or phases.problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
