@@ -15,7 +15,27 @@
     ],
     "data": [
         "security/distribution_observability_security.xml",
+        "security/ir.model.access.csv",
+        "data/distribution_workflow_data.xml",
+        "data/distribution_queue_monitor_data.xml",
+        "data/ir_cron_data.xml",
+        "views/distribution_workflow_views.xml",
+        "views/distribution_workflow_run_views.xml",
+        "views/distribution_queue_monitor_views.xml",
+        "views/distribution_metric_snapshot_views.xml",
+        "views/distribution_alert_rule_views.xml",
+        "views/distribution_alert_incident_views.xml",
+        "views/res_config_settings_views.xml",
+        "views/distribution_dashboard_views.xml",
         "views/distribution_observability_menus.xml",
     ],
+    "assets": {
+        "web.assets_backend": [
+            "distribution_observability/static/src/dashboard/**/*",
+        ],
+        "web.assets_tests": [
+            "distribution_observability/static/tests/tours/**/*",
+        ],
+    },
     "application": True,
 }

@@ -6,7 +6,9 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from .conftest import ADDONS, ROOT, manifest
+from .conftest import ADDONS
+from .conftest import ROOT
+from .conftest import manifest
 
 EXPECTED_DEPENDS = {
     "distribution_observability": {"base", "mail", "web"},

@@ -1,6 +1,7 @@
 import ast
 
-from odoo.tests import new_test_user, tagged
+from odoo.tests import new_test_user
+from odoo.tests import tagged
 from odoo.tests.common import TransactionCase
 
 
