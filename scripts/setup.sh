@@ -71,7 +71,8 @@ if ! pg_isready -q -h "$PGHOST_" -p "$PGPORT_"; then
   fi
   for _ in $(seq 1 30); do pg_isready -q -h "$PGHOST_" -p "$PGPORT_" && break; sleep 1; done
 fi
-psql_admin() { as_root runuser -u postgres -- psql -p "$PGPORT_" -tAq "$@"; }
+# As the postgres superuser over the local socket, whatever PG* variables the caller has set.
+psql_admin() { as_root env -u PGHOST -u PGUSER -u PGPASSWORD -u PGDATABASE runuser -u postgres -- psql -d postgres -p "$PGPORT_" -tAq "$@"; }
 if [ "$(psql_admin -c "SELECT 1 FROM pg_roles WHERE rolname = '$DB_USER'")" != 1 ]; then
   say "creating PostgreSQL role $DB_USER"
   psql_admin -c "CREATE ROLE \"$DB_USER\" LOGIN CREATEDB PASSWORD '$DB_PASSWORD'"

@@ -1,4 +1,4 @@
-"""Structure of the addons: manifests, dependency direction, access rules, names (shared/CONVENTIONS.md)."""
+"""Structure of the addons: manifests, dependency direction, access rules, names (the house style: OCA layout)."""
 import ast
 import csv
 import re
@@ -16,7 +16,7 @@ EXPECTED_DEPENDS = {
     "distribution_approvals": {"distribution_orchestration"},
     "distribution_ai_triage": {"distribution_orchestration"},
 }
-# XML ids of records of these models must match (CONVENTIONS.md section 3).
+# XML ids of records of these models must match these patterns (house naming rules).
 XMLID_RULES = {
     "ir.ui.view": r"_view_[a-z0-9_]+$",
     "ir.actions.act_window": r"_action(_[a-z0-9_]+)?$",

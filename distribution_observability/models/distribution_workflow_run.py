@@ -89,12 +89,14 @@ class DistributionWorkflowRun(models.Model):
     _description = "Workflow Run"
     _order = "started_at desc, id desc"
 
-    workflow_id = fields.Many2one("distribution.workflow", required=True, index=True, ondelete="cascade")
-    state = fields.Selection(STATES, required=True, default="running", index=True)
+    # Indexes: see init(); the composite ones serve workflow and state lookups too, and every extra
+    # index is paid on each tracked unit.
+    workflow_id = fields.Many2one("distribution.workflow", required=True, ondelete="cascade")
+    state = fields.Selection(STATES, required=True, default="running")
     error_kind = fields.Selection([("business", "Business"), ("technical", "Technical")])
-    reason = fields.Char("Reason Code", index=True)
+    reason = fields.Char("Reason Code")
     message = fields.Text()
-    res_model = fields.Char("Document Model", index=True)
+    res_model = fields.Char("Document Model")
     res_id = fields.Many2oneReference("Document ID", model_field="res_model")
     record_ref = fields.Reference(selection="_selection_record_ref", string="Document", compute="_compute_record_ref")
     record_count = fields.Integer(default=1, help="Records handled by this run (batch runs handle several).")
@@ -112,6 +114,9 @@ class DistributionWorkflowRun(models.Model):
                            ["started_at", "workflow_id", "state"])
         tools.create_index(self._cr, "distribution_workflow_run_wf_started_idx", self._table,
                            ["workflow_id", "started_at"])
+        # The runs of a document (its smart button, the links from other addons).
+        tools.create_index(self._cr, "distribution_workflow_run_document_idx", self._table,
+                           ["res_model", "res_id"], where="res_model IS NOT NULL")
 
     @api.model
     def _selection_record_ref(self):
@@ -238,8 +243,8 @@ class DistributionWorkflowRun(models.Model):
                    count(*) FILTER (WHERE state = 'success') AS success,
                    count(*) FILTER (WHERE state = 'failed') AS failed,
                    count(*) FILTER (WHERE state = 'retrying' OR attempt > 1) AS retries,
-                   count(*) FILTER (WHERE state IN ('failed', 'retrying') AND error_kind = 'business') AS business,
-                   count(*) FILTER (WHERE state IN ('failed', 'retrying') AND error_kind = 'technical') AS technical,
+                   count(*) FILTER (WHERE state = 'failed' AND error_kind = 'business') AS business,
+                   count(*) FILTER (WHERE state = 'failed' AND error_kind = 'technical') AS technical,
                    count(*) FILTER (WHERE state = 'skipped') AS skipped,
                    percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms)
                        FILTER (WHERE state != 'running') AS p50,
@@ -267,12 +272,10 @@ class DistributionWorkflowRun(models.Model):
     def get_dashboard_data(self):
         """Everything the dashboard shows, from grouped reads over the companies of the context."""
         now = fields.Datetime.now()
-        since = now - timedelta(hours=24)
-        health_mod = self.env["distribution.workflow"]
         kpis = self._kpis("24h")
         kpis_1h = self._kpis("1h")
         workflows = []
-        for workflow in health_mod.search([]):
+        for workflow in self.env["distribution.workflow"].search([]):
             figures = kpis.get(workflow.id, {})
             recent = kpis_1h.get(workflow.id, {})
             workflows.append({
@@ -291,32 +294,33 @@ class DistributionWorkflowRun(models.Model):
                 "level": health.level(recent.get("failure_rate"), workflow.failure_rate_warning,
                                       workflow.failure_rate_critical),
             })
+        # 24 hourly slots, the current one included; grouped in UTC whatever the user's time zone (the
+        # client shows the labels in local time).
+        first_slot = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=23)
+        hours = [fields.Datetime.to_string(first_slot + timedelta(hours=offset)) for offset in range(24)]
         per_hour = {}
-        for hour, state, count in self._read_group(
-            [("started_at", ">=", since), ("parent_id", "=", False), ("company_id", "in", self._company_ids())],
+        for hour, state, count in self.with_context(tz="UTC")._read_group(
+            [("started_at", ">=", first_slot), ("parent_id", "=", False), ("company_id", "in", self._company_ids())],
             ["started_at:hour", "state"], ["__count"],
         ):
             slot = per_hour.setdefault(fields.Datetime.to_string(hour), {"runs": 0, "failures": 0})
             slot["runs"] += count
-            if state in ("failed", "retrying"):
+            if state == "failed":
                 slot["failures"] += count
-        hours = [
-            fields.Datetime.to_string((now - timedelta(hours=offset)).replace(minute=0, second=0, microsecond=0))
-            for offset in range(23, -1, -1)
-        ]
         alerts = dict(self.env["distribution.alert.incident"]._read_group(
             [("state", "=", "open")], ["severity"], ["__count"]
         ))
-        runs = sum(w["runs"] for w in workflows)
-        finished = sum(f.get("success", 0) + f.get("failed", 0) for f in kpis.values())
-        success = sum(f.get("success", 0) for f in kpis.values())
+        # Tiles add up every workflow's runs, archived ones included, like the success rate.
+        runs = sum(f["runs"] for f in kpis.values())
+        finished = sum(f["success"] + f["failed"] for f in kpis.values())
+        success = sum(f["success"] for f in kpis.values())
         return {
             "generated_at": fields.Datetime.to_string(now),
             "tiles": {
                 "runs_24h": runs,
                 "success_rate_24h": round(100.0 * success / finished, 2) if finished else None,
-                "business_failures_24h": sum(w["business"] for w in workflows),
-                "technical_failures_24h": sum(w["technical"] for w in workflows),
+                "business_failures_24h": sum(f["business"] for f in kpis.values()),
+                "technical_failures_24h": sum(f["technical"] for f in kpis.values()),
                 "open_alerts": sum(alerts.values()),
                 "open_critical_alerts": alerts.get("critical", 0),
             },
@@ -336,8 +340,9 @@ class DistributionWorkflowRun(models.Model):
         data = self.env["ir.model.data"].sudo().search(
             [("model", "=", "ir.cron"), ("module", "=like", "distribution_%")]
         )
-        crons = self.env["ir.cron"].sudo().with_context(active_test=False)
-        return [(d.complete_name, cron) for d in data if (cron := crons.browse(d.res_id).exists())]
+        crons = self.env["ir.cron"].sudo().with_context(active_test=False).browse(data.mapped("res_id")).exists()
+        by_id = {cron.id: cron for cron in crons}
+        return [(d.complete_name, by_id[d.res_id]) for d in data if d.res_id in by_id]
 
     @api.model
     def _health_checks(self):
@@ -406,14 +411,17 @@ class DistributionWorkflowRun(models.Model):
         days = self._retention_days()
         now = fields.Datetime.now()
         # Raw SQL: a bounded DELETE of locked rows has no ORM equivalent; runs own nothing that Python
-        # would have to cascade (nested runs go with ON DELETE CASCADE).
+        # would have to cascade (nested runs go with ON DELETE CASCADE). The batch is a materialized CTE:
+        # as an IN (subquery) the planner may scan the LIMIT subquery again and delete more than a batch.
         self.env.cr.execute(SQL(
             """
-            DELETE FROM distribution_workflow_run
-             WHERE id IN (SELECT id FROM distribution_workflow_run
-                           WHERE (state IN ('success', 'skipped') AND started_at < %s)
-                              OR (state IN ('failed', 'retrying', 'running') AND started_at < %s)
-                           LIMIT %s FOR UPDATE SKIP LOCKED)
+            WITH batch AS MATERIALIZED (
+                SELECT id FROM distribution_workflow_run
+                 WHERE (state IN ('success', 'skipped') AND started_at < %s)
+                    OR (state IN ('failed', 'retrying', 'running') AND started_at < %s)
+                 LIMIT %s FOR UPDATE SKIP LOCKED
+            )
+            DELETE FROM distribution_workflow_run run USING batch WHERE run.id = batch.id
             """,
             now - timedelta(days=days), now - timedelta(days=2 * days), batch_size,
         ))

@@ -57,7 +57,7 @@ class TestTracking(ObservabilityCase):
             ):
                 partner.name = "Half-saved"
                 partner.flush_recordset()
-                raise UserError("Customer is on hold")
+                raise UserError(self.env._("Customer is on hold"))
         self.partner.invalidate_recordset()
         self.assertEqual(self.partner.name, "Tracked customer", "the business change must be rolled back")
         self.assertEqual(
