@@ -30,7 +30,8 @@ ROOT = Path(__file__).resolve().parent.parent
 ODOO_PATH = Path(os.environ.get("ODOO_PATH", "/opt/odoo"))
 CONF = ROOT / ".local" / "odoo-local.conf"
 RESULTS = ROOT / ".test-results"
-PREFIX = os.environ.get("TEST_DB_PREFIX", "distribution_test")
+# One set of throw-away databases per run: two runs (a developer's and CI's) never share one.
+PREFIX = os.environ.get("TEST_DB_PREFIX", f"distribution_test_{os.getpid()}")
 ADDONS = [
     "distribution_observability",
     "distribution_orchestration",
@@ -244,7 +245,10 @@ def main():
 
     if not os.environ.get("KEEP_TEST_DB"):
         for name in (test_db, *templates.values()):
-            drop_db(name)
+            try:
+                drop_db(name)
+            except subprocess.CalledProcessError:
+                print(f"warning: could not drop the test database {name} (still in use?); drop it by hand")
 
     total = time.monotonic() - started
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
