@@ -57,7 +57,13 @@ def _models(addon):
                 inherit = attrs.get("_inherit")
                 base = ast.unparse(node.bases[0]) if node.bases else ""
                 if isinstance(name, ast.Constant):
-                    if isinstance(inherit, ast.Constant) and inherit.value == name.value:
+                    inherited = (
+                        [inherit.value] if isinstance(inherit, ast.Constant)
+                        else [e.value for e in inherit.elts if isinstance(e, ast.Constant)]
+                        if isinstance(inherit, ast.List) else []
+                    )
+                    if name.value in inherited:
+                        found.append((name.value, file, "inherit"))
                         continue
                     found.append((name.value, file, base))
                 elif isinstance(inherit, ast.Constant):

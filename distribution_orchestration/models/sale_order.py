@@ -1,0 +1,574 @@
+from collections import defaultdict
+
+from markupsafe import Markup
+
+from odoo import api
+from odoo import fields
+from odoo import models
+from odoo.exceptions import AccessError
+from odoo.tools import SQL
+
+from ..services import dispatch
+from ..services import validation
+from .distribution_validation_rule import CATEGORY_OF_TYPE
+
+# Fields whose change re-runs the checks of an order on hold.
+REVALIDATE_FIELDS = {
+    "order_line",
+    "partner_id",
+    "commitment_date",
+    "warehouse_id",
+    "pricelist_id",
+    "partner_shipping_id",
+}
+MANAGER_GROUP = "distribution_observability.group_distribution_manager"
+
+
+class SaleOrder(models.Model):
+    _name = "sale.order"
+    _inherit = ["sale.order", "distribution.dispatch.mixin"]
+
+    distribution_validation_state = fields.Selection(
+        [
+            ("not_checked", "Not checked"),
+            ("validated", "Validated"),
+            ("warning", "Warning"),
+            ("on_hold", "On hold"),
+            ("released", "Released"),
+        ],
+        string="Validation",
+        default="not_checked",
+        copy=False,
+        tracking=True,
+        index=True,
+    )
+    distribution_hold_reason = fields.Char("Hold Reason", copy=False, readonly=True)
+    distribution_check_ids = fields.One2many("distribution.validation.check", "order_id", "Checks", copy=False)
+    distribution_exception_ids = fields.One2many("distribution.exception", "sale_order_id", "Exceptions")
+    distribution_exception_count = fields.Integer(compute="_compute_distribution_exception_count")
+    distribution_validated_at = fields.Datetime("Last Validation", copy=False, readonly=True)
+    distribution_released_at = fields.Datetime("Released At", copy=False, readonly=True)
+    distribution_release_reason = fields.Text("Release Reason", copy=False, readonly=True)
+
+    @api.depends("distribution_exception_ids.state")
+    def _compute_distribution_exception_count(self):
+        counts = dict(
+            self.env["distribution.exception"]._read_group(
+                [("sale_order_id", "in", self.ids), ("state", "in", ("new", "in_progress", "waiting_approval"))],
+                ["sale_order_id"],
+                ["__count"],
+            )
+        )
+        for order in self:
+            order.distribution_exception_count = counts.get(order, 0)
+
+    # -- dispatch priority (distribution.dispatch.mixin) ----------------------------------------------
+    def _dispatch_depends(self):
+        return [
+            *super()._dispatch_depends(),
+            "state", "delivery_status", "commitment_date", "expected_date", "amount_total", "currency_rate",
+            "partner_id",
+        ]
+
+    @api.model
+    def _dispatch_open_domain(self):
+        return [("state", "=", "sale"), ("delivery_status", "in", (False, "pending", "started", "partial"))]
+
+    def _get_dispatch_inputs(self, now):
+        """Confirmed orders not fully delivered: SLA tier of the commercial partner, promise =
+        commitment date (else the expected date), value = total in company currency."""
+        inputs = dict.fromkeys(self.ids)
+        for order in self:
+            if order.state != "sale" or order.delivery_status == "full":
+                continue
+            tier = order.partner_id.commercial_partner_id.distribution_sla_tier_id
+            inputs[order.id] = {
+                "sla_target_hours": tier.target_hours if tier else None,
+                "hours_to_promise": dispatch.hours_between(now, order.commitment_date or order.expected_date),
+                "order_value": order.amount_total / order.currency_rate if order.currency_rate else 0.0,
+                "tier_weight": tier.weight if tier else 1.0,
+            }
+        return inputs
+
+    def write(self, vals):
+        result = super().write(vals)
+        if REVALIDATE_FIELDS & set(vals) and not self.env.context.get("distribution_validating"):
+            held = self.filtered(
+                lambda o: o.distribution_validation_state == "on_hold" and o.state in ("draft", "sent")
+            )
+            if held:
+                held._distribution_validate()
+        return result
+
+    # -- confirmation ---------------------------------------------------------------------------
+    def action_confirm(self):
+        """Confirm the orders that pass their checks; orders with a failing hold rule stay
+        unconfirmed, on hold, with one exception per failing rule."""
+        if self.env.context.get("distribution_skip_validation"):
+            return super().action_confirm()
+        to_check = self.filtered(
+            lambda o: o.state in ("draft", "sent") and o.distribution_validation_state != "released"
+        )
+        held = to_check._distribution_validate() if to_check else self.browse()
+        # Orders released during the pass (their holds cleared) are confirmed already.
+        to_confirm = self - held - to_check.filtered(lambda o: o.state == "sale")
+        result = super(SaleOrder, to_confirm).action_confirm() if to_confirm else True
+        if held:
+            return held._distribution_hold_notification()
+        return result
+
+    def _distribution_company_amount(self):
+        self.ensure_one()
+        return self.currency_id._convert(
+            self.amount_total, self.company_id.currency_id, self.company_id, self.date_order or fields.Date.today()
+        )
+
+    # -- the pipeline ------------------------------------------------------------------------------
+    def _distribution_validate(self):
+        """Run every applicable rule on these orders in one batched pass; store the checks, raise or
+        resolve exceptions, set the validation state. Answer the orders put on hold."""
+        orders = self.with_context(distribution_validating=True)
+        was_held = self.filtered(
+            lambda o: o.distribution_validation_state == "on_hold" and o.state in ("draft", "sent")
+        )
+        rules = self.env["distribution.validation.rule"].search([("company_id", "in", self.company_id.ids)])
+        Run = self.env["distribution.workflow.run"]
+        with Run.track("order_validation", self) as run:
+            data = orders._distribution_gather(rules)
+            findings = defaultdict(list)
+            for rule in rules:
+                for order in rule._applicable(orders):
+                    findings[order.id].append((rule, orders._distribution_check(rule, order, data)))
+            held = orders._distribution_apply(findings)
+            if held:
+                reasons = sorted(
+                    {code for o in held for code in (o.distribution_hold_reason or "").split(", ") if code}
+                )
+                if len(self) == 1:
+                    run.fail(", ".join(reasons), held.distribution_hold_reason, kind="business")
+                else:
+                    for order in held:
+                        run.fail_item(order, order.distribution_hold_reason, kind="business")
+                    run.reason = "batch"
+            else:
+                run.reason = "validated"
+        cleared = was_held - held
+        if cleared:
+            # sudo: see _distribution_exceptions_cleared.
+            cleared.sudo()._distribution_release(
+                self.env._("The holds cleared when the order was validated again."), reason_code="holds_cleared"
+            )
+        return self.browse(held.ids)
+
+    def _distribution_gather(self, rules):
+        """What the rules need, read for every order at once (a handful of queries, whatever the
+        number of lines)."""
+        types = set(rules.mapped("rule_type"))
+        data = {"now": fields.Datetime.now()}
+        if "credit_limit" in types:
+            partners = self.partner_id.commercial_partner_id
+            # sudo: receivables are accounting data a salesperson may not read; only totals are used.
+            partners_sudo = partners.sudo().with_company(self.company_id[:1])
+            # Not stored and without dependencies on orders: read them fresh, not from this transaction's cache.
+            partners_sudo.invalidate_recordset(["credit", "debit", "credit_to_invoice"])
+            data["credit"] = {
+                p.id: {
+                    "receivable": p.credit,
+                    "to_invoice": p.credit_to_invoice,
+                    "limit": p.credit_limit
+                    if p.use_partner_credit_limit
+                    else self.company_id[:1].account_default_credit_limit,
+                }
+                for p in partners_sudo
+            }
+        if types & {"stock_availability", "date_feasibility"}:
+            data["free"] = self._distribution_free_stock()
+        return data
+
+    def _distribution_free_stock(self):
+        """Free quantity (on hand minus reserved) per warehouse and product, for the products of
+        these orders, in every warehouse of their companies: one grouped read."""
+        products = self.order_line.product_id.filtered("is_storable")
+        warehouses = self.env["stock.warehouse"].search([("company_id", "in", self.company_id.ids)])
+        free = {wh.id: defaultdict(float) for wh in warehouses}
+        if not products:
+            return free
+        # sudo: stock levels are read for the check, whatever the salesperson's stock rights.
+        groups = (
+            self.env["stock.quant"]
+            .sudo()
+            ._read_group(
+                [
+                    ("product_id", "in", products.ids),
+                    ("location_id.usage", "=", "internal"),
+                    ("location_id.warehouse_id", "in", warehouses.ids),
+                ],
+                ["product_id", "location_id"],
+                ["quantity:sum", "reserved_quantity:sum"],
+            )
+        )
+        for product, location, quantity, reserved in groups:
+            if location.warehouse_id.id in free:
+                free[location.warehouse_id.id][product.id] += quantity - reserved
+        return free
+
+    def _distribution_check(self, rule, order, data):
+        """The finding of one rule on one order, from the gathered data."""
+        kind = rule.rule_type
+        if kind == "credit_limit":
+            partner = order.partner_id.commercial_partner_id
+            figures = data["credit"][partner.id]
+            # Orders of the same customer confirmed in this pass count for the next ones.
+            pending = data.setdefault("credit_pending", defaultdict(float))
+            amount = order._distribution_company_amount()
+            finding = validation.credit_limit(
+                figures["limit"],
+                figures["receivable"],
+                figures["to_invoice"] + pending[partner.id],
+                amount,
+                currency=order.company_id.currency_id.name,
+                enabled=order.company_id.account_use_credit_limit,
+            )
+            if finding.passed or rule.outcome != "hold":
+                pending[partner.id] += amount
+            return finding
+        if kind == "stock_availability":
+            demand = order._distribution_demand()
+            free = data["free"]
+            here = free.get(order.warehouse_id.id, {})
+            others = {wh: stock for wh, stock in free.items() if wh != order.warehouse_id.id}
+            names = {wh.id: wh.name for wh in self.env["stock.warehouse"].browse(list(free))}
+            policy = order.partner_id.commercial_partner_id.distribution_backorder_policy or "ship_partial"
+            finding = validation.stock_availability(
+                {p.display_name: q for p, q in demand.items()},
+                {p.display_name: here.get(p.id, 0.0) for p in demand},
+                {wh: {p.display_name: stock.get(p.id, 0.0) for p in demand} for wh, stock in others.items()},
+                names,
+                backorder_policy=policy,
+            )
+            finding.values["warehouse"] = order.warehouse_id.name
+            return finding
+        if kind == "margin_floor":
+            lines = rule._lines(order)
+            return validation.margin_floor(
+                [(line.price_subtotal, order._distribution_line_cost(line)) for line in lines], rule.margin_floor_pct
+            )
+        if kind == "discount_ceiling":
+            lines = rule._lines(order)
+            return validation.discount_ceiling(
+                [(line.product_id.display_name, line.discount) for line in lines], rule.discount_ceiling_pct
+            )
+        if kind == "price_below_pricelist":
+            lines = rule._lines(order)
+            list_prices = order._distribution_pricelist_prices(lines)
+            return validation.price_below_pricelist(
+                [(line.product_id.display_name, line.price_unit, list_prices[line.id]) for line in lines],
+                rule.pricelist_tolerance_pct,
+            )
+        if kind == "date_feasibility":
+            here = data["free"].get(order.warehouse_id.id, {})
+            lines = []
+            for product, qty in order._distribution_demand().items():
+                seller = product.seller_ids[:1]
+                lines.append((here.get(product.id, 0.0) >= qty, product.sale_delay, seller.delay if seller else 0.0))
+            for line in order.order_line.filtered(lambda ln: ln.product_id and not ln.product_id.is_storable):
+                lines.append((True, line.product_id.sale_delay, 0.0))
+            earliest = validation.earliest_date(
+                data["now"], lines, order.company_id.security_lead, order.company_id.po_lead
+            )
+            return validation.date_feasibility(order.commitment_date, earliest)
+        if kind == "rush_shipment":
+            return validation.rush_shipment(order.commitment_date, data["now"], rule.rush_hours)
+        # custom: the order fails when it matches the rule's condition.
+        matches = (
+            bool(order.filtered_domain(rule._domain("custom_domain")))
+            if rule.custom_domain not in (False, "", "[]")
+            else False
+        )
+        if not matches:
+            return validation.Finding(True, "custom_ok")
+        return validation.Finding(
+            False,
+            "custom",
+            self.env._("The order matches the condition of rule %s.", rule.name),
+            {"domain": rule.custom_domain},
+        )
+
+    def _distribution_demand(self):
+        """Quantity per storable product, in the product's unit."""
+        self.ensure_one()
+        demand = defaultdict(float)
+        for line in self.order_line.filtered(lambda ln: ln.product_id.is_storable):
+            demand[line.product_id] += line.product_uom._compute_quantity(line.product_uom_qty, line.product_id.uom_id)
+        return demand
+
+    def _distribution_line_cost(self, line):
+        cost = line.product_id.standard_price * line.product_uom._compute_quantity(
+            line.product_uom_qty, line.product_id.uom_id
+        )
+        return self.company_id.currency_id._convert(
+            cost, self.currency_id, self.company_id, self.date_order or fields.Date.today()
+        )
+
+    def _distribution_pricelist_prices(self, lines):
+        """Pricelist price per line; one pricelist computation per distinct quantity, not per line."""
+        self.ensure_one()
+        prices = {}
+        if not self.pricelist_id:
+            return {line.id: line.product_id.lst_price for line in lines}
+        by_qty = defaultdict(lambda: self.env["sale.order.line"])
+        for line in lines:
+            by_qty[(line.product_uom_qty, line.product_uom.id)] |= line
+        for (qty, _uom), group in by_qty.items():
+            rules = self.pricelist_id._compute_price_rule(
+                group.product_id, qty, currency=self.currency_id, uom=group.product_uom[:1], date=self.date_order
+            )
+            for line in group:
+                prices[line.id] = rules[line.product_id.id][0]
+        return prices
+
+    def _distribution_apply(self, findings):
+        """Store the checks, apply stock proposals when the rule says so, raise and resolve
+        exceptions, set the state. Answer the orders on hold."""
+        Exception_ = self.env["distribution.exception"]
+        # sudo: check lines and exceptions are written by the system for whoever confirms.
+        self.sudo().distribution_check_ids.unlink()
+        check_vals, held = [], self.browse()
+        open_rule_exceptions = Exception_.sudo().search(
+            [
+                ("res_model", "=", "sale.order"),
+                ("res_id", "in", self.ids),
+                ("source_key", "=like", "rule:%"),
+                ("state", "in", ("new", "in_progress", "waiting_approval")),
+            ]
+        )
+        for order in self:
+            outcomes, failing_keys, reasons = defaultdict(int), set(), []
+            for rule, finding in findings.get(order.id, []):
+                outcome = "pass" if finding.passed else rule.outcome
+                message = finding.message
+                if not finding.passed and rule.rule_type == "stock_availability" and rule.shortage_action == "apply":
+                    applied = order._distribution_apply_stock_proposal(finding)
+                    if applied:
+                        outcome, message = "note", applied
+                check_vals.append(
+                    {
+                        "order_id": order.id,
+                        "rule_id": rule.id,
+                        "sequence": rule.sequence,
+                        "outcome": outcome,
+                        "reason_code": finding.reason,
+                        "message": message,
+                        "values": finding.values,
+                    }
+                )
+                outcomes[outcome] += 1
+                if outcome in ("hold", "warn"):
+                    key = f"rule:{rule.id}"
+                    failing_keys.add(key)
+                    Exception_._raise_for(
+                        order,
+                        key,
+                        CATEGORY_OF_TYPE[rule.rule_type],
+                        message,
+                        severity=rule.severity,
+                        reason_code=finding.reason,
+                        rule=rule,
+                        values=finding.values,
+                        blocking=outcome == "hold",
+                    )
+                    if outcome == "hold":
+                        reasons.append(finding.reason)
+            cleared = open_rule_exceptions.filtered(
+                lambda e, o=order, k=failing_keys: e.res_id == o.id and e.source_key not in k
+            )
+            state = validation.summarize(outcomes)
+            order.write(
+                {
+                    "distribution_validation_state": state,
+                    "distribution_hold_reason": ", ".join(reasons) or False,
+                    "distribution_validated_at": fields.Datetime.now(),
+                }
+            )
+            if cleared:
+                cleared._mark_resolved(
+                    self.env._("The condition cleared at the validation of %s.", order.name), auto=True
+                )
+            if state == "on_hold":
+                held |= order
+        self.env["distribution.validation.check"].sudo().create(check_vals)
+        template = self.env.ref(
+            "distribution_orchestration.mail_template_distribution_hold_notice", raise_if_not_found=False
+        )
+        for order in held.filtered(lambda o: o.user_id):
+            if template:
+                order.message_post_with_source(
+                    template, subtype_xmlid="mail.mt_note", partner_ids=order.user_id.partner_id.ids
+                )
+        return held
+
+    def _distribution_apply_stock_proposal(self, finding):
+        """Apply a stock proposal: switch to the alternate warehouse, or set the delivery policy from
+        the customer's backorder policy. Answer what was done, or None when a person must decide."""
+        self.ensure_one()
+        proposal = finding.values.get("proposal")
+        if proposal == "alternate_warehouse":
+            warehouse = self.env["stock.warehouse"].browse(finding.values["alternate_warehouse"])
+            previous = self.warehouse_id.name
+            self.warehouse_id = warehouse
+            return self.env._(
+                "Short in %(old)s: sourced from %(new)s, which has every line in stock (automatic).",
+                old=previous,
+                new=warehouse.name,
+            )
+        if proposal == "partial":
+            self.picking_policy = "direct"
+            return self.env._(
+                "Short: ships what is in stock now, the rest follows as a backorder (customer "
+                "accepts partial deliveries)."
+            )
+        if proposal == "wait":
+            self.picking_policy = "one"
+            return self.env._(
+                "Short: ships complete once everything is in stock (customer wants complete " "deliveries)."
+            )
+        return None
+
+    def _distribution_hold_notification(self):
+        """Tell the salesperson in plain words: what failed, what to do, who resolves it."""
+        parts = []
+        for order in self:
+            holds = order.distribution_check_ids.filtered(lambda c: c.outcome == "hold")
+            owners = order.distribution_exception_ids.filtered(lambda e: e.blocking and e.is_open)
+            who = ", ".join(
+                sorted(set(owners.user_id.mapped("name")) | set(owners.group_id.mapped("name")))
+            ) or self.env._("the Distribution team")
+            lines = " ".join(holds.mapped("message"))
+            parts.append(
+                self.env._(
+                    "%(order)s is on hold. %(lines)s Resolved by: %(who)s.", order=order.name, lines=lines, who=who
+                )
+            )
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "title": self.env._("Not confirmed: on hold"),
+                "message": "\n".join(parts),
+                "type": "warning",
+                "sticky": True,
+                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
+            },
+        }
+
+    # -- release ------------------------------------------------------------------------------------
+    def _distribution_exceptions_cleared(self):
+        """Held orders whose blocking exceptions are all closed confirm themselves."""
+        waiting = self.filtered(lambda o: o.distribution_validation_state == "on_hold" and o.state in ("draft", "sent"))
+        if not waiting:
+            return
+        still_blocked = {
+            order.id
+            for (order,) in self.env["distribution.exception"]
+            .sudo()
+            ._read_group(
+                [
+                    ("sale_order_id", "in", waiting.ids),
+                    ("blocking", "=", True),
+                    ("state", "in", ("new", "in_progress", "waiting_approval")),
+                ],
+                ["sale_order_id"],
+            )
+        }
+        ready = waiting.filtered(lambda o: o.id not in still_blocked)
+        if ready:
+            # sudo: whoever resolved the last hold (a credit controller, the system) releases the order even
+            # without rights on sales orders; the release is logged with its reason.
+            ready.sudo()._distribution_release(self.env._("Every hold was resolved."), reason_code="holds_resolved")
+
+    def _distribution_release(self, reason, reason_code="forced"):
+        """Confirm held orders without their checks, with the reason logged."""
+        with self.env["distribution.workflow.run"].track("hold_release", self) as run:
+            run.reason = reason_code
+            run.message = reason
+            # The release is the point: confirm without running the checks again.
+            self.with_context(distribution_validating=True).write(
+                {
+                    "distribution_validation_state": "released",
+                    "distribution_released_at": fields.Datetime.now(),
+                    "distribution_release_reason": reason,
+                }
+            )
+            self.with_context(distribution_skip_validation=True).action_confirm()
+
+    def action_distribution_release(self):
+        """Button: a Distribution Manager releases a hold with a written reason (wizard)."""
+        if not self.env.user.has_group(MANAGER_GROUP):
+            raise AccessError(self.env._("Only a Distribution Manager may release a hold."))
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Release hold"),
+            "res_model": "distribution.release.wizard",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_order_ids": self.ids},
+        }
+
+    def _distribution_force_release(self, reason):
+        if not self.env.user.has_group(MANAGER_GROUP):
+            raise AccessError(self.env._("Only a Distribution Manager may release a hold."))
+        blocking = self.distribution_exception_ids.filtered(lambda e: e.blocking and e.is_open)
+        blocking.sudo().write({"resolution_note": reason})
+        # sudo: the manager closes the exceptions that hold the order, whoever owns them.
+        blocking.sudo().with_context(distribution_release=True).write(
+            {
+                "state": "dismissed",
+                "resolved_at": fields.Datetime.now(),
+                "resolved_by_id": self.env.user.id,
+            }
+        )
+        self._distribution_release(reason, reason_code="forced")
+
+    def _distribution_log_release(self):
+        """Called by the shipped automation rule 'order released': a note in the chatter."""
+        for order in self:
+            order.message_post(
+                body=Markup("<p>%s</p><p>%s</p>")
+                % (self.env._("Released from hold."), order.distribution_release_reason or ""),
+                subtype_xmlid="mail.mt_note",
+            )
+
+    def action_distribution_validate(self):
+        """Button: run the checks again (the order is not confirmed by this)."""
+        self._distribution_validate()
+        return True
+
+    def action_open_distribution_exceptions(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "distribution_orchestration.distribution_exception_action"
+        )
+        action["domain"] = [("sale_order_id", "=", self.id)]
+        action["context"] = {}
+        return action
+
+    @api.model
+    def _cron_revalidate_held_orders(self, batch_size=200):
+        """Run the checks again on orders on hold: stock may have arrived, a payment been made. Rows
+        are locked with SKIP LOCKED, so several workers share the work."""
+        self.flush_model(["distribution_validation_state", "state", "distribution_validated_at"])
+        # Raw SQL: row locks with SKIP LOCKED are not available through the ORM.
+        self.env.cr.execute(
+            SQL(
+                """SELECT id FROM sale_order
+                WHERE distribution_validation_state = 'on_hold' AND state IN ('draft', 'sent')
+                ORDER BY distribution_validated_at NULLS FIRST, id
+                LIMIT %s FOR NO KEY UPDATE SKIP LOCKED""",
+                batch_size,
+            )
+        )
+        orders = self.browse([row[0] for row in self.env.cr.fetchall()])
+        if orders:
+            orders._distribution_validate()
+        self.env["ir.cron"]._notify_progress(done=len(orders), remaining=0)
+        return orders

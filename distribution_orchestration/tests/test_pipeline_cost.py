@@ -1,0 +1,58 @@
+import logging
+
+from odoo.tests import tagged
+
+from .common import OrchestrationCase
+
+_logger = logging.getLogger(__name__)
+
+
+@tagged("post_install", "-at_install")
+class TestPipelineCost(OrchestrationCase):
+    """Eight active checks cost a bounded number of queries, the same for 1 and 20 lines."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        Product = cls.env["product.product"]
+        cls.products = Product.create([
+            {"name": f"Item {i}", "is_storable": True, "type": "consu", "list_price": 10.0 + i, "standard_price": 5.0,
+             "invoice_policy": "order", "taxes_id": [(5, 0, 0)]}
+            for i in range(20)
+        ])
+        for product in cls.products:
+            cls.env["stock.quant"]._update_available_quantity(product, cls.wh_main.lot_stock_id, 100)
+        cls.customer.credit_limit = 1e9
+
+    def _eight_rules(self):
+        for rule_type, params in [
+            ("credit_limit", {}), ("stock_availability", {}), ("margin_floor", {"margin_floor_pct": 10}),
+            ("discount_ceiling", {"discount_ceiling_pct": 50}), ("price_below_pricelist", {}),
+            ("date_feasibility", {}), ("rush_shipment", {"outcome": "warn", "rush_hours": 1}),
+            ("custom", {"custom_domain": "[('amount_total', '>', 1e12)]"}),
+        ]:
+            self._rule(rule_type, **{"outcome": "hold", **params})
+
+    def _confirm_queries(self, lines):
+        order = self._order([(product, 1) for product in self.products[:lines]])
+        self.env.flush_all()
+        self.env.invalidate_all()
+        before = self.cr.sql_log_count
+        order.action_confirm()
+        self.env.flush_all()
+        self.assertEqual(order.state, "sale")
+        return self.cr.sql_log_count - before
+
+    def test_query_overhead_is_bounded_and_flat(self):
+        # Warm the caches (registry, ormcache, sequences) once for each path.
+        self._confirm_queries(1)
+        plain = {n: self._confirm_queries(n) for n in (1, 20)}
+        self._eight_rules()
+        self._confirm_queries(1)
+        checked = {n: self._confirm_queries(n) for n in (1, 20)}
+        overhead = {n: checked[n] - plain[n] for n in (1, 20)}
+        _logger.info("confirmation queries, plain %s, with 8 checks %s, overhead %s", plain, checked, overhead)
+        # Target: at most 25 more queries than a plain confirmation, whatever the number of lines.
+        self.assertLessEqual(overhead[1], 25, overhead)
+        self.assertLessEqual(overhead[20], 25, overhead)
+        self.assertLessEqual(abs(overhead[20] - overhead[1]), 2, f"the overhead must not grow with lines: {overhead}")
