@@ -89,3 +89,21 @@ class TestQueueMonitor(ObservabilityCase):
         })
         self.env["distribution.alert.incident"].create({"rule_id": rule.id, "severity": "warning"})
         self.assertEqual(monitor._figures()["backlog"], before + 1)
+
+    def test_figures_for_a_user_who_cannot_read_the_records_and_only_their_companies(self):
+        # A queue on a model plain users may not read: its figures are still reported to them.
+        Param = self.env["ir.config_parameter"]
+        Param.set_param("distribution_test.queued_a", "1")
+        Param.set_param("distribution_test.queued_b", "1")
+        hidden = self.env["distribution.queue.monitor"].create({
+            "name": "Parameters", "code": "params", "model_id": self.env["ir.model"]._get_id("ir.config_parameter"),
+            "domain": "[('key', '=like', 'distribution_test.queued_%')]", "date_field": "create_date",
+        })
+        self.assertEqual(hidden.with_user(self.user)._figures()["backlog"], 2)
+        # Records of a company the user does not work in are not counted.
+        other = self.env["res.company"].create({"name": "Other queue company"})
+        self.items[:2].company_id = other
+        self.assertEqual(self.monitor.with_user(self.user)._figures()["backlog"], 3)
+        self.assertEqual(
+            self.monitor.with_context(allowed_company_ids=(self.env.company | other).ids)._figures()["backlog"], 5
+        )
