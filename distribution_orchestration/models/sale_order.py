@@ -330,6 +330,7 @@ class SaleOrder(models.Model):
     def _distribution_apply(self, findings):
         """Store the checks, apply stock proposals when the rule says so, raise and resolve
         exceptions, set the state. Answer the orders on hold."""
+        already_held = self.filtered(lambda o: o.distribution_validation_state == "on_hold")
         Exception_ = self.env["distribution.exception"]
         # sudo: check lines and exceptions are written by the system for whoever confirms.
         self.sudo().distribution_check_ids.unlink()
@@ -400,7 +401,8 @@ class SaleOrder(models.Model):
         template = self.env.ref(
             "distribution_orchestration.mail_template_distribution_hold_notice", raise_if_not_found=False
         )
-        for order in held.filtered(lambda o: o.user_id):
+        # The salesperson hears of a hold once, when the order goes on hold, not at every re-validation.
+        for order in (held - already_held).filtered(lambda o: o.user_id):
             if template:
                 order.message_post_with_source(
                     template, subtype_xmlid="mail.mt_note", partner_ids=order.user_id.partner_id.ids

@@ -227,3 +227,17 @@ class TestValidationPipeline(OrchestrationCase):
         self.assertEqual(order.distribution_validation_state, "on_hold")
         self.assertTrue(order.with_user(self.salesman).distribution_check_ids)
         self.assertEqual(order.with_user(self.salesman).distribution_exception_ids.category, "discount")
+
+    def test_hold_notice_reaches_the_salesperson_once(self):
+        self._rule("discount_ceiling", discount_ceiling_pct=5)
+        order = self._order([(self.widget, 1, {"discount": 10})], user_id=self.salesman.id)
+
+        def notices():
+            return order.message_ids.filtered(lambda m: (m.subject or "").startswith(f"On hold: {order.name}"))
+
+        order.action_confirm()
+        self.assertEqual(len(notices()), 1)
+        self.assertIn(self.salesman.partner_id, notices().partner_ids)
+        self.env["sale.order"]._cron_revalidate_held_orders()
+        order.action_distribution_validate()
+        self.assertEqual(len(notices()), 1, "re-validation of a held order does not post the notice again")
