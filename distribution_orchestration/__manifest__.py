@@ -32,6 +32,8 @@
         "views/sale_order_views.xml",
         "views/stock_picking_views.xml",
         "views/res_partner_views.xml",
+        "views/distribution_outbound_views.xml",
+        "views/distribution_inbound_views.xml",
         "wizards/distribution_release_wizard_views.xml",
         "views/distribution_orchestration_menus.xml",
     ],

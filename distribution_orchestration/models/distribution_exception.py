@@ -143,7 +143,28 @@ class DistributionException(models.Model):
         for vals in vals_list:
             if vals.get("name", "/") == "/":
                 vals["name"] = self.env["ir.sequence"].next_by_code("distribution.exception") or "/"
-        return super().create(vals_list)
+        exceptions = super().create(vals_list)
+        for exception in exceptions:
+            self.env["distribution.outbound.event"]._emit("exception.created", exception, exception._event_data())
+        return exceptions
+
+    def _event_data(self):
+        """What the outbound exception events say."""
+        self.ensure_one()
+        return {
+            "reference": self.name,
+            "category": self.category,
+            "kind": self.kind,
+            "severity": self.severity,
+            "state": self.state,
+            "message": self.message,
+            "reason_code": self.reason_code,
+            "document": {"model": self.res_model, "id": self.res_id,
+                         "name": self.record_ref.display_name if self.record_ref else None},
+            "owner": self.user_id.name or None,
+            "deadline": self.deadline and fields.Datetime.to_string(self.deadline),
+            "resolution_note": self.resolution_note or None,
+        }
 
     # -- raising and resolving -----------------------------------------------------------------
     @api.model
@@ -228,6 +249,8 @@ class DistributionException(models.Model):
             }
         )
         self.activity_ids.action_feedback(feedback=note)
+        for exception in self:
+            self.env["distribution.outbound.event"]._emit("exception.resolved", exception, exception._event_data())
         self._on_resolved()
 
     def _on_resolved(self):
@@ -277,6 +300,8 @@ class DistributionException(models.Model):
                 raise UserError(self.env._("Write why %s is dismissed in the resolution note first.", exception.name))
         self.write({"state": "dismissed", "resolved_at": fields.Datetime.now(), "resolved_by_id": self.env.user.id})
         self.activity_ids.action_feedback(feedback=self.env._("Dismissed"))
+        for exception in self:
+            self.env["distribution.outbound.event"]._emit("exception.resolved", exception, exception._event_data())
         self._on_resolved()
 
     def action_open_document(self):

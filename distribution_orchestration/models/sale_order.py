@@ -117,6 +117,29 @@ class SaleOrder(models.Model):
             return held._distribution_hold_notification()
         return result
 
+    def _action_confirm(self):
+        result = super()._action_confirm()
+        Outbox = self.env["distribution.outbound.event"]
+        for order in self:
+            Outbox._emit("order.confirmed", order, order._distribution_event_data())
+        return result
+
+    def _distribution_event_data(self):
+        """What the outbound order events say about an order."""
+        self.ensure_one()
+        return {
+            "order": self.name,
+            "customer": self.partner_id.commercial_partner_id.display_name,
+            "customer_ref": self.client_order_ref or None,
+            "amount_total": self.amount_total,
+            "currency": self.currency_id.name,
+            "commitment_date": self.commitment_date and fields.Datetime.to_string(self.commitment_date),
+            "warehouse": self.warehouse_id.name,
+            "validation_state": self.distribution_validation_state,
+            "hold_reasons": [code for code in (self.distribution_hold_reason or "").split(", ") if code],
+            "salesperson": self.user_id.name or None,
+        }
+
     def _distribution_company_amount(self):
         self.ensure_one()
         return self.currency_id._convert(
@@ -401,6 +424,8 @@ class SaleOrder(models.Model):
         template = self.env.ref(
             "distribution_orchestration.mail_template_distribution_hold_notice", raise_if_not_found=False
         )
+        for order in held - already_held:
+            self.env["distribution.outbound.event"]._emit("order.held", order, order._distribution_event_data())
         # The salesperson hears of a hold once, when the order goes on hold, not at every re-validation.
         for order in (held - already_held).filtered(lambda o: o.user_id):
             if template:
@@ -502,6 +527,9 @@ class SaleOrder(models.Model):
                 }
             )
             self.with_context(distribution_skip_validation=True).action_confirm()
+            for order in self:
+                data = dict(order._distribution_event_data(), release_reason=reason, release_code=reason_code)
+                self.env["distribution.outbound.event"]._emit("order.released", order, data)
 
     def action_distribution_release(self):
         """Button: a Distribution Manager releases a hold with a written reason (wizard)."""

@@ -101,3 +101,70 @@ class StockPicking(models.Model):
             "%(count)s records scored, %(raised)s raised to urgent: %(names)s",
             count=len(self), raised=len(to_raise), names=", ".join(to_raise.mapped("name"))[:1000],
         )
+
+    # -- carrier status (signed inbound webhooks, handler carrier_status) ----------------------
+    # Own fields: carrier_tracking_ref belongs to the `delivery` module, which is not a dependency.
+    distribution_tracking_ref = fields.Char(
+        "Carrier Tracking Number", copy=False, index="btree_not_null",
+        help="The carrier's tracking number; inbound carrier events find the delivery by it.",
+    )
+    distribution_carrier_status = fields.Selection(
+        [("in_transit", "In transit"), ("delivered", "Delivered"), ("delayed", "Delayed"), ("exception", "Exception")],
+        "Carrier Status", readonly=True, copy=False,
+    )
+    distribution_carrier_eta = fields.Datetime("Carrier ETA", readonly=True, copy=False)
+    distribution_carrier_event_at = fields.Datetime("Last Carrier Event", readonly=True, copy=False)
+
+    def _distribution_record_carrier_event(self, status, eta, event_at, tracking_ref=None):
+        """Record a carrier event (status, ETA, time); an ETA beyond the promise (the order's commitment
+        date, else the deadline, else the scheduled date) raises ``late_transfer``, an ETA back within it
+        or a delivery resolves it. An event older than the last one recorded changes nothing. Never
+        validates the picking: only the warehouse does. Returns the exception raised, if any."""
+        self.ensure_one()
+        Exception_ = self.env["distribution.exception"]
+        if self.distribution_carrier_event_at and event_at and event_at < self.distribution_carrier_event_at:
+            return Exception_
+        vals = {"distribution_carrier_status": status, "distribution_carrier_event_at": event_at}
+        if eta or status == "delivered":
+            vals["distribution_carrier_eta"] = eta or event_at
+        if tracking_ref and not self.distribution_tracking_ref:
+            vals["distribution_tracking_ref"] = tracking_ref
+        self.write(vals)
+        promise = self.sale_id.commitment_date or self.date_deadline or self.scheduled_date
+        eta = self.distribution_carrier_eta
+        if status != "delivered" and eta and promise and eta > promise:
+            return Exception_._raise_for(
+                self, "carrier_late", "late_transfer",
+                self.env._(
+                    "The carrier expects %(picking)s on %(eta)s, after the promised %(promise)s (status: "
+                    "%(status)s). Warn the customer or arrange a faster shipment.",
+                    picking=self.name, eta=eta, promise=promise, status=status,
+                ),
+                severity="high", reason_code="carrier_eta_late",
+                values={"eta": str(eta), "promise": str(promise), "status": status, "tracking_ref": tracking_ref},
+            )
+        Exception_._resolve_for(self, ["carrier_late"], self.env._("The carrier's ETA is back within the promise."))
+        return Exception_
+
+    def write(self, vals):
+        """Tell the outside world when the priority of a delivery changes (picking.priority_changed)."""
+        if "priority" not in vals:
+            return super().write(vals)
+        before = {picking.id: picking.priority for picking in self}
+        result = super().write(vals)
+        changed = self.filtered(lambda p: p.picking_type_code == "outgoing" and p.priority != before[p.id])
+        if changed:
+            self.env["distribution.outbound.event"]._emit_many("picking.priority_changed", [
+                (picking, {
+                    "picking": picking.name,
+                    "order": picking.sale_id.name or None,
+                    "customer": picking.partner_id.commercial_partner_id.display_name,
+                    "priority": picking.priority,
+                    "previous_priority": before[picking.id],
+                    "dispatch_score": picking.dispatch_score,
+                    "by_dispatch_scoring": bool(picking.dispatch_priority_raised),
+                    "scheduled_date": picking.scheduled_date and fields.Datetime.to_string(picking.scheduled_date),
+                })
+                for picking in changed
+            ])
+        return result

@@ -1,1 +1,2 @@
+from . import distribution_outbound_discard_wizard
 from . import distribution_release_wizard

@@ -1,0 +1,144 @@
+import json
+import secrets
+
+from odoo import api
+from odoo import fields
+from odoo import models
+from odoo.exceptions import ValidationError
+
+from ..services import signature
+
+MANAGER_GROUP = "distribution_observability.group_distribution_manager"
+# Headers the outbox sets itself: extra headers may not replace them.
+RESERVED_HEADERS = frozenset(
+    name.lower()
+    for name in (
+        signature.HEADER_EVENT,
+        signature.HEADER_EVENT_ID,
+        signature.HEADER_TIMESTAMP,
+        signature.HEADER_SIGNATURE,
+        "Content-Type",
+        "Content-Length",
+        "Host",
+    )
+)
+MAX_TIMEOUT = 120
+
+
+class DistributionOutboundEndpoint(models.Model):
+    """A receiver of signed events: where the outbox posts them, which types it wants, how long to
+    wait for it and how often to retry. Its secret keys the HMAC signature of every request; it is
+    only readable by Distribution managers, never shown in lists, never logged nor sent."""
+
+    _name = "distribution.outbound.endpoint"
+    _description = "Outbound Event Endpoint"
+    _order = "name, id"
+
+    name = fields.Char(required=True)
+    url = fields.Char("URL", required=True, help="HTTPS address the events are posted to.")
+    secret = fields.Char(
+        required=True,
+        copy=False,
+        groups=MANAGER_GROUP,
+        default=lambda self: secrets.token_urlsafe(32),
+        help="Shared secret keying the X-Distribution-Signature HMAC; give it to the receiver.",
+    )
+    event_types = fields.Char(
+        help="Comma-separated event types this endpoint receives (e.g. 'order.held, order.released', or "
+        "'order.*' for a family); empty: every event.",
+    )
+    timeout = fields.Integer("Timeout (s)", default=10, required=True)
+    max_attempts = fields.Integer(default=8, required=True, help="Attempts before an event becomes a dead letter.")
+    extra_headers = fields.Text(
+        help='JSON object of additional HTTP headers, e.g. {"Authorization": "Bearer ..."}; never logged.',
+        groups=MANAGER_GROUP,
+    )
+    active = fields.Boolean(default=True)
+    company_id = fields.Many2one("res.company", required=True, index=True, default=lambda self: self.env.company)
+    event_ids = fields.One2many("distribution.outbound.event", "endpoint_id", "Events")
+    pending_count = fields.Integer(compute="_compute_event_counts")
+    dead_count = fields.Integer(compute="_compute_event_counts")
+
+    @api.constrains("timeout", "max_attempts")
+    def _check_limits(self):
+        for endpoint in self:
+            if not 1 <= endpoint.timeout <= MAX_TIMEOUT:
+                raise ValidationError(self.env._("The timeout must be between 1 and %(max)s seconds.", max=MAX_TIMEOUT))
+            if endpoint.max_attempts < 1:
+                raise ValidationError(self.env._("An event needs at least one attempt."))
+
+    @api.constrains("url")
+    def _check_url(self):
+        for endpoint in self:
+            if not (endpoint.url or "").lower().startswith(("https://", "http://")):
+                raise ValidationError(
+                    self.env._("The URL of %(name)s must start with https:// (or http://).", name=endpoint.name)
+                )
+
+    @api.constrains("extra_headers")
+    def _check_extra_headers(self):
+        for endpoint in self.sudo():  # sudo: the constraint reads a manager-only field of the record being saved
+            endpoint._get_extra_headers()
+
+    def _compute_event_counts(self):
+        counts = {
+            (endpoint.id, state): count
+            for endpoint, state, count in self.env["distribution.outbound.event"]._read_group(
+                [("endpoint_id", "in", self.ids), ("state", "in", ("pending", "dead")), ("discarded", "=", False)],
+                ["endpoint_id", "state"],
+                ["__count"],
+            )
+        }
+        for endpoint in self:
+            endpoint.pending_count = counts.get((endpoint.id, "pending"), 0)
+            endpoint.dead_count = counts.get((endpoint.id, "dead"), 0)
+
+    def _get_extra_headers(self):
+        """The extra headers as a dict of strings; raises ValidationError on a malformed value."""
+        self.ensure_one()
+        if not (self.extra_headers or "").strip():
+            return {}
+        try:
+            headers = json.loads(self.extra_headers)
+        except ValueError as exc:
+            raise ValidationError(
+                self.env._("The extra headers of %(name)s are not valid JSON: %(error)s", name=self.name, error=exc)
+            ) from exc
+        if not isinstance(headers, dict) or not all(isinstance(v, str | int | float) for v in headers.values()):
+            raise ValidationError(self.env._("Extra headers must be a JSON object of names to text values."))
+        reserved = sorted(name for name in headers if name.lower() in RESERVED_HEADERS)
+        if reserved:
+            raise ValidationError(
+                self.env._("These headers are set by the outbox itself: %(names)s", names=", ".join(reserved))
+            )
+        return {str(name): str(value) for name, value in headers.items()}
+
+    def _subscribes(self, event_type):
+        """Whether this endpoint receives events of ``event_type`` (exact type, 'family.*', or all)."""
+        self.ensure_one()
+        wanted = [t.strip() for t in (self.event_types or "").split(",") if t.strip()]
+        if not wanted or "*" in wanted:
+            return True
+        return any(t == event_type or (t.endswith(".*") and event_type.startswith(t[:-1])) for t in wanted)
+
+    def action_view_events(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "distribution_orchestration.distribution_outbound_event_action"
+        )
+        action["domain"] = [("endpoint_id", "=", self.id)]
+        action["context"] = {"search_default_group_state": 1}
+        return action
+
+    def action_view_dead_letters(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "distribution_orchestration.distribution_outbound_event_dead_action"
+        )
+        action["domain"] = [("state", "=", "dead"), ("endpoint_id", "=", self.id)]
+        return action
+
+    def action_regenerate_secret(self):
+        """Replace the secret (the receiver must be given the new one)."""
+        for endpoint in self:
+            endpoint.secret = secrets.token_urlsafe(32)

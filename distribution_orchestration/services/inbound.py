@@ -1,0 +1,272 @@
+"""Inbound webhook events, without Odoo: the schema of each handler's body, dates, retry delays.
+
+``validate(handler, payload)`` returns the list of problems of a decoded JSON body (empty when it is
+acceptable); the controller answers 400 with that list. The envelope is the one of
+``services/signature.envelope``: ``{"event_id", "type", "occurred_at", "company", "data": {...}}``.
+"""
+import uuid
+from datetime import UTC
+from datetime import date
+from datetime import datetime
+from datetime import timedelta
+
+HANDLERS = ("carrier_status", "supplier_update", "exception_report")
+CARRIER_STATUSES = ("in_transit", "delivered", "delayed", "exception")
+SEVERITIES = ("low", "medium", "high", "critical")
+MAX_ATTEMPTS = 5
+MAX_MESSAGE_LENGTH = 2000
+EXCERPT_LENGTH = 200
+
+
+class BusinessProblem(Exception):
+    """The event is valid but cannot be applied to the data (unknown tracking number, no such purchase
+    order): a person must look at it; retrying will not help. ``reason`` is a code, ``message`` plain words."""
+
+    def __init__(self, reason, message):
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+def parse_datetime(value):
+    """A naive UTC datetime from an ISO 8601 date or date-time (with ``Z`` or an offset; naive = UTC);
+    None when it is not one. A date alone is midnight UTC.
+
+    >>> parse_datetime("2026-11-30T10:00:00Z")
+    datetime.datetime(2026, 11, 30, 10, 0)
+    >>> parse_datetime("2026-11-30T12:00:00+02:00")
+    datetime.datetime(2026, 11, 30, 10, 0)
+    >>> parse_datetime("2026-11-30")
+    datetime.datetime(2026, 11, 30, 0, 0)
+    >>> parse_datetime("tomorrow") is None, parse_datetime(20261130) is None
+    (True, True)
+    """
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        if len(text) == 10:
+            return datetime.combine(date.fromisoformat(text), datetime.min.time())
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+    return parsed
+
+
+def is_uuid(value):
+    """Whether a header value is a UUID.
+
+    >>> is_uuid("7d0c5a9e-54a8-4c0d-9a57-3b0f1a2b3c4d"), is_uuid("42"), is_uuid(None)
+    (True, False, False)
+    """
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return value is not None
+
+
+def retry_delay(attempt):
+    """Seconds to wait after the ``attempt``-th failure (1-based): 1 min, 4 min, 16 min, 64 min, then
+    capped at 6 h.
+
+    >>> [retry_delay(n) for n in (1, 2, 3, 4, 5, 9)]
+    [60, 240, 960, 3840, 15360, 21600]
+    """
+    return min(60 * 4 ** (max(attempt, 1) - 1), 6 * 3600)
+
+
+def next_attempt_at(now, attempt):
+    """When to try again after the ``attempt``-th failure; None when it was the last allowed attempt.
+
+    >>> next_attempt_at(datetime(2026, 1, 1), 1)
+    datetime.datetime(2026, 1, 1, 0, 1)
+    >>> next_attempt_at(datetime(2026, 1, 1), MAX_ATTEMPTS) is None
+    True
+    """
+    if attempt >= MAX_ATTEMPTS:
+        return None
+    return now + timedelta(seconds=retry_delay(attempt))
+
+
+def excerpt(body, length=EXCERPT_LENGTH):
+    """The start of a raw body, for logs of rejected requests: never more than ``length`` characters.
+
+    >>> excerpt(b'{"a": 1}')
+    '{"a": 1}'
+    >>> len(excerpt(b"x" * 5000))
+    201
+    """
+    if isinstance(body, bytes):
+        body = body[: length * 4].decode("utf-8", "replace")
+    return body if len(body) <= length else body[:length] + "\u2026"
+
+
+def parse_record_ref(value):
+    """A record reference: ``("model", id)`` for ``"model,id"``, ``(None, name)`` for a name.
+
+    >>> parse_record_ref("sale.order,42")
+    ('sale.order', 42)
+    >>> parse_record_ref("WH/OUT/00012")
+    (None, 'WH/OUT/00012')
+    >>> parse_record_ref("Acme, Inc.")
+    (None, 'Acme, Inc.')
+    """
+    model, sep, res_id = value.partition(",")
+    if sep and "." in model and " " not in model and res_id.strip().isdigit():
+        return model.strip(), int(res_id)
+    return None, value.strip()
+
+
+# -- schema --------------------------------------------------------------------------------------
+def _text(data, key, problems, required=True, where="data"):
+    value = data.get(key)
+    if value is None or value == "":
+        if required:
+            problems.append(f"{where}.{key} is required")
+        return None
+    if not isinstance(value, str):
+        problems.append(f"{where}.{key} must be a string")
+        return None
+    return value
+
+
+def _when(data, key, problems, required=True, where="data"):
+    value = _text(data, key, problems, required=required, where=where)
+    if value is not None and parse_datetime(value) is None:
+        problems.append(f"{where}.{key} must be an ISO 8601 date or date-time, got {value[:40]!r}")
+
+
+def _number(data, key, problems, required=True, where="data", integer=False):
+    value = data.get(key)
+    if value is None:
+        if required:
+            problems.append(f"{where}.{key} is required")
+        return
+    kind = int if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kind) or value < 0:
+        problems.append(f"{where}.{key} must be a {'whole ' if integer else ''}number >= 0")
+
+
+def _choice(data, key, choices, problems, where="data"):
+    value = data.get(key)
+    if value not in choices:
+        problems.append(f"{where}.{key} must be one of {', '.join(choices)}, got {str(value)[:40]!r}")
+
+
+def _carrier_status(data, problems, **_options):
+    """
+    >>> _carrier_status({"tracking_ref": "1Z9", "status": "in_transit", "occurred_at": "2026-11-30T10:00:00Z"}, [])
+    >>> problems = []
+    >>> _carrier_status({"status": "lost", "eta": "soon"}, problems)
+    >>> problems  # doctest: +NORMALIZE_WHITESPACE
+    ['data.tracking_ref or data.picking is required',
+     "data.status must be one of in_transit, delivered, delayed, exception, got 'lost'",
+     "data.eta must be an ISO 8601 date or date-time, got 'soon'", 'data.occurred_at is required']
+    """
+    ref = _text(data, "tracking_ref", [], required=False)
+    name = _text(data, "picking", [], required=False)
+    if not ref and not name:
+        problems.append("data.tracking_ref or data.picking is required")
+    _choice(data, "status", CARRIER_STATUSES, problems)
+    _when(data, "eta", problems, required=False)
+    _when(data, "occurred_at", problems)
+
+
+def _supplier_update(data, problems, **_options):
+    """
+    >>> _supplier_update({"purchase_order": "P00012", "lead_time_days": 12, "lines": [
+    ...     {"product_code": "WID", "planned_date": "2026-12-20", "quantity": 10}]}, [])
+    >>> problems = []
+    >>> _supplier_update({"lines": [{"planned_date": "x"}, 3], "lead_time_days": -1}, problems)
+    >>> problems  # doctest: +NORMALIZE_WHITESPACE
+    ['data.purchase_order is required', 'data.lines[0].product_code is required',
+     "data.lines[0].planned_date must be an ISO 8601 date or date-time, got 'x'",
+     'data.lines[1] must be an object', 'data.lead_time_days must be a whole number >= 0']
+    """
+    _text(data, "purchase_order", problems)
+    lines = data.get("lines")
+    if lines is None:
+        lines = []
+    if not isinstance(lines, list):
+        problems.append("data.lines must be a list")
+        lines = []
+    if not lines and data.get("lead_time_days") is None:
+        problems.append("data.lines or data.lead_time_days is required")
+    for index, line in enumerate(lines):
+        where = f"data.lines[{index}]"
+        if not isinstance(line, dict):
+            problems.append(f"{where} must be an object")
+            continue
+        _text(line, "product_code", problems, where=where)
+        _when(line, "planned_date", problems, where=where)
+        _number(line, "quantity", problems, required=False, where=where)
+    _number(data, "lead_time_days", problems, required=False, integer=True)
+
+
+def _exception_report(data, problems, categories=(), **_options):
+    """
+    >>> _exception_report({"category": "other", "severity": "high", "message": "Dock 3 flooded",
+    ...                    "record": "stock.picking,7"}, [], categories=("other",))
+    >>> problems = []
+    >>> _exception_report({"category": "weather", "message": ""}, problems, categories=("other", "integration"))
+    >>> problems  # doctest: +NORMALIZE_WHITESPACE
+    ["data.category must be one of other, integration, got 'weather'",
+     "data.severity must be one of low, medium, high, critical, got 'None'", 'data.message is required',
+     'data.record is required']
+    """
+    _choice(data, "category", tuple(categories), problems)
+    _choice(data, "severity", SEVERITIES, problems)
+    message = _text(data, "message", problems)
+    if message and len(message) > MAX_MESSAGE_LENGTH:
+        problems.append(f"data.message must be at most {MAX_MESSAGE_LENGTH} characters")
+    _text(data, "record", problems)
+
+
+SCHEMAS = {
+    "carrier_status": _carrier_status,
+    "supplier_update": _supplier_update,
+    "exception_report": _exception_report,
+}
+
+
+def validate(handler, payload, event_id=None, event_type=None, categories=()):
+    """The problems of a decoded body for a handler (empty list: acceptable). ``event_id`` and
+    ``event_type``, the header values, must match the body's when given. ``categories`` are the
+    exception categories an ``exception_report`` may use.
+
+    >>> body = {"event_id": "e1", "type": "carrier.status", "occurred_at": "2026-11-30T10:00:00Z",
+    ...         "company": "Co", "data": {"picking": "WH/OUT/1", "status": "delivered",
+    ...                                    "occurred_at": "2026-11-30T10:00:00Z"}}
+    >>> validate("carrier_status", body, event_id="e1")
+    []
+    >>> validate("carrier_status", dict(body, data=[]), event_id="e2")
+    ['event_id does not match the X-Distribution-Event-Id header', 'data must be an object']
+    >>> validate("carrier_status", [1, 2])
+    ['the body must be a JSON object']
+    >>> validate("payroll", body)
+    ["unknown handler 'payroll'"]
+    """
+    if handler not in SCHEMAS:
+        return [f"unknown handler {handler!r}"]
+    if not isinstance(payload, dict):
+        return ["the body must be a JSON object"]
+    problems = []
+    envelope = {key: payload.get(key) for key in ("event_id", "type", "occurred_at")}
+    _text(envelope, "event_id", problems, where="body")
+    _text(envelope, "type", problems, where="body")
+    _when(envelope, "occurred_at", problems, where="body")
+    if payload.get("company") is not None and not isinstance(payload["company"], str):
+        problems.append("body.company must be a string")
+    if event_id is not None and payload.get("event_id") is not None and payload["event_id"] != event_id:
+        problems.append("event_id does not match the X-Distribution-Event-Id header")
+    if event_type and payload.get("type") is not None and payload["type"] != event_type:
+        problems.append("type does not match the X-Distribution-Event header")
+    data = payload.get("data")
+    if not isinstance(data, dict):
+        problems.append("data must be an object")
+        return problems
+    SCHEMAS[handler](data, problems, categories=categories)
+    return problems
