@@ -831,7 +831,8 @@ def bench_outbound(env, count):
         f"{outbox_counts[1]} twice or more, {outbox_counts[2]} missing; database: all delivered after 1 attempt) "
         f"-> {met(exactly_once)}")
     say(f"Emission-to-delivery latency stored by the outbox: p50 {latency_p50 / 1000:.1f} s, max "
-        f"{latency_max / 1000:.1f} s (the events wait while the baseline runs: information only).")
+        f"{latency_max / 1000:.1f} s (from create_date, the start of the emitting transaction; the events also wait "
+        "while the baseline runs: information only).")
 
 
 # -- main -----------------------------------------------------------------------------------------------

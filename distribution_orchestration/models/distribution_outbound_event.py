@@ -35,6 +35,7 @@ WORKFLOW_CODE = "outbox_delivery"
 # (budget + the longest timeout, 120 s, is well under it).
 STALE_SENDING_SECONDS = 15 * 60
 BATCH_TIME_BUDGET = 5 * 60
+OUTCOME_COMMIT_SECONDS = 0.5
 MAX_ERROR_LENGTH = 1000
 CLAIM_ATTEMPTS = 3
 USER_AGENT = "Odoo-Distribution-Outbox/1.0"
@@ -168,6 +169,12 @@ class DistributionOutboundEvent(models.Model):
     def _trigger_delivery(self, at=None):
         """Ask the cron to run (a trigger row written in this transaction: it only exists, and the
         cron only wakes up, once the transaction commits)."""
+        if at is None:
+            # One trigger per transaction is enough, however many events it emits.
+            transaction = self.env.cr.precommit.data
+            if transaction.get("distribution_outbox_triggered"):
+                return
+            transaction["distribution_outbox_triggered"] = True
         # sudo: a trigger is technical data any emitting user creates.
         cron = self.env.ref(CRON_XMLID, raise_if_not_found=False)
         if cron:
@@ -180,7 +187,8 @@ class DistributionOutboundEvent(models.Model):
 
         Claims the batch with FOR UPDATE SKIP LOCKED (several workers share the outbox, an event is
         never taken twice), marks it 'sending' and commits before any HTTP call, then posts each event
-        with one keep-alive session and commits each outcome. Commits are skipped on a test transaction
+        with one keep-alive session and commits the outcomes every half second (a failure at once). Commits
+        are skipped on a test transaction
         (see ``_outbox_may_commit``). The cron is told that more remain when the batch was full.
         """
         events = self._outbox_claim(batch_size)
@@ -275,13 +283,15 @@ class DistributionOutboundEvent(models.Model):
         )
 
     def _outbox_deliver(self, run):
-        """Post the claimed events in order, record each outcome (committed one by one) and summarise
+        """Post the claimed events in order, record each outcome (committed every half second, and at once
+        for a failure) and summarise
         the batch on its run. Later events of a document whose event failed wait for the next batch."""
         tally = Counter()
         latencies = []
         held_chains = set()
         deadline = time.monotonic() + BATCH_TIME_BUDGET
         self._outbox_commit()  # the 'running' row of the batch run: no transaction stays open during HTTP
+        last_commit = time.monotonic()
         with requests.Session() as session:
             session.headers["User-Agent"] = USER_AGENT
             for event in self.sorted("id"):
@@ -297,7 +307,13 @@ class DistributionOutboundEvent(models.Model):
                     latencies.append(event.latency_ms)
                 elif event.state == "pending" and chain:
                     held_chains.add(chain)
-                self._outbox_commit()
+                # Outcomes are committed at least every OUTCOME_COMMIT_SECONDS, not one by one: a commit waits
+                # for a disk flush. A worker killed in between leaves those events 'sending'; they are sent again
+                # later (at least once, same event id: receivers deduplicate on it).
+                if event.state != "delivered" or time.monotonic() - last_commit > OUTCOME_COMMIT_SECONDS:
+                    self._outbox_commit()
+                    last_commit = time.monotonic()
+            self._outbox_commit()
         summary = self._outbox_summary(tally, latencies)
         _logger.info("Outbox batch of %s events: %s", len(self), summary)
         if tally["dead"]:

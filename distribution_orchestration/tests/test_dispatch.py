@@ -301,4 +301,5 @@ class TestDispatch(TransactionCase):
 # operation types, sale orders, partners, tiers, automation rules) and one UPDATE of all the scores.
 QUERIES_TO_RESCORE = 11
 # Plus the priority write (pickings and their moves) and the chatter notes, in batch.
-QUERIES_TO_RESCORE_AND_STAR = 19
+# Plus the one read of the outbox endpoints for the picking.priority_changed events of the batch.
+QUERIES_TO_RESCORE_AND_STAR = 20
