@@ -47,11 +47,15 @@ asserted: the script prints figures and whether a target is met.
 import argparse
 import contextlib
 import statistics
-import subprocess
 import sys
 import time
 import tracemalloc
 from pathlib import Path
+
+from benchlib import fmt
+from benchlib import prepare_database
+from benchlib import print_table
+from benchlib import say
 
 import odoo
 import odoo.sql_db
@@ -64,7 +68,6 @@ from odoo.tools import config
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_CONF = REPO / ".local" / "odoo-local.conf"
-ODOO_BIN = Path(odoo.__file__).resolve().parent.parent / "odoo-bin"
 MODULE = "distribution_orchestration"
 TARGET_QUERY_OVERHEAD = 25
 TARGET_FLAT_TOLERANCE = 2  # queries: "the same for 1, 20 and 100 lines", as tests/test_pipeline_cost.py
@@ -95,81 +98,7 @@ ANALYZED_TABLES = ["sale_order", "sale_order_line", "distribution_exception", "d
 
 
 # -- output ---------------------------------------------------------------------------------------------
-def say(text=""):
-    print(text, flush=True)
-
-
-def print_table(headers, rows):
-    """An aligned text table: the first column left-aligned, the others right-aligned."""
-    cells = [[str(cell) for cell in row] for row in [headers, *rows]]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-
-    def line(row):
-        pairs = enumerate(zip(row, widths, strict=True))
-        padded = (cell.ljust(width) if i == 0 else cell.rjust(width) for i, (cell, width) in pairs)
-        return "  ".join(padded)
-
-    say(line(cells[0]))
-    say("  ".join("-" * w for w in widths))
-    for row in cells[1:]:
-        say(line(row))
-
-
-def fmt(value, digits=2, signed=False):
-    return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
-
-
 # -- database -------------------------------------------------------------------------------------------
-def database_state(db):
-    """'missing', 'empty' (no Odoo in it) or the state of the addon in the database."""
-    with contextlib.closing(odoo.sql_db.db_connect("postgres").cursor()) as cr:
-        cr.execute("SELECT 1 FROM pg_database WHERE datname = %s", [db])
-        if not cr.fetchone():
-            return "missing"
-    with contextlib.closing(odoo.sql_db.db_connect(db).cursor()) as cr:
-        cr.execute("SELECT to_regclass('ir_module_module')")
-        if cr.fetchone()[0] is None:
-            return "empty"
-        cr.execute("SELECT state FROM ir_module_module WHERE name = %s", [MODULE])
-        row = cr.fetchone()
-    odoo.sql_db.close_db(db)
-    return row[0] if row else "unknown"
-
-
-def drop_database(db):
-    odoo.sql_db.close_db(db)
-    with contextlib.closing(odoo.sql_db.db_connect("postgres").cursor()) as cr:
-        cr._cnx.autocommit = True
-        cr.execute(SQL("DROP DATABASE IF EXISTS %s", SQL.identifier(db)))
-
-
-def run_odoo(conf, db, *args):
-    command = [sys.executable, str(ODOO_BIN), "-c", str(conf), "-d", db, *args,
-               "--stop-after-init", "--without-demo=all", "--log-level=warn"]
-    say(f"$ {' '.join(command)}")
-    started = time.perf_counter()
-    result = subprocess.run(command, check=False)
-    if result.returncode:
-        sys.exit(f"odoo-bin failed (exit code {result.returncode}); see its log above.")
-    say(f"  done in {time.perf_counter() - started:.0f} s")
-
-
-def prepare_database(conf, db, fresh, update):
-    if fresh:
-        say(f"Dropping database {db} (--fresh)")
-        drop_database(db)
-    state = database_state(db)
-    if state != "installed":
-        say(f"Installing {MODULE} in {db} (addon state: {state})")
-        run_odoo(conf, db, "-i", MODULE)
-    elif update:
-        say(f"Updating {MODULE} in {db} (--no-update skips this)")
-        run_odoo(conf, db, "-u", MODULE)
-    state = database_state(db)
-    if state != "installed":
-        sys.exit(f"{MODULE} is not installed in {db} (state: {state}).")
-
-
 def analyze(env):
     """Fresh planner statistics, including this transaction's own uncommitted rows."""
     for table in ANALYZED_TABLES:
@@ -439,7 +368,7 @@ def main():
         sys.exit(f"--lines: at most {PRODUCTS} lines (one product per line).")
 
     config.parse_config(["-c", args.conf, "-d", args.db, "--log-level=warn"])
-    prepare_database(args.conf, args.db, args.fresh, args.update)
+    prepare_database(args.conf, args.db, args.fresh, args.update, MODULE)
     registry = Registry(args.db)
     started = time.perf_counter()
     with registry.cursor() as cr:
