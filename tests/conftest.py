@@ -33,6 +33,20 @@ def _free_port():
         return sock.getsockname()[1]
 
 
+def wait_until_up(url, proc, log, seconds):
+    """Poll ``url`` until it answers 200; fail with the end of ``log`` if ``proc`` dies or time runs out."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if requests.get(url, timeout=5).status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            pytest.fail(f"nothing answered on {url}: {log.read_text()[-3000:] if log.exists() else ''}")
+        time.sleep(0.5)
+
+
 @pytest.fixture(scope="session")
 def odoo_server(tmp_path_factory):
     """A real Odoo server on a free port of 127.0.0.1, serving the test database; yields its base URL."""
@@ -50,16 +64,7 @@ def odoo_server(tmp_path_factory):
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if requests.get(f"{url}/web/login", timeout=5).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"Odoo did not answer on {url}: {log.read_text()[-3000:] if log.exists() else ''}")
-            time.sleep(0.5)
+        wait_until_up(f"{url}/web/login", proc, log, 120)
         yield url
     finally:
         proc.terminate()

@@ -19,6 +19,7 @@ import pytest
 import requests
 
 from .conftest import ROOT
+from .conftest import wait_until_up
 
 WORKFLOWS = ROOT / "n8n" / "workflows"
 MARKER = "// ---- n8n ----"
@@ -459,15 +460,7 @@ def test_end_to_end_with_real_n8n(tmp_path):
     proc = subprocess.Popen([n8n, "start"], env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                if requests.get(f"{base}/healthz", timeout=5).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "n8n.log").read_text()[-3000:]
-            time.sleep(1)
+        wait_until_up(f"{base}/healthz", proc, tmp_path / "n8n.log", 180)
         stamp = str(int(time.time()))
         body = json.dumps({"event_id": str(uuid.uuid4()), "type": "order.held", "occurred_at": "2026-11-30T10:00:00Z",
                            "company": "My Company", "data": {"order": "S00001"}}, separators=(",", ":"))
