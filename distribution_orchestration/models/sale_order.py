@@ -252,7 +252,7 @@ class SaleOrder(models.Model):
                 currency=order.company_id.currency_id.name,
                 enabled=order.company_id.account_use_credit_limit,
             )
-            if finding.passed or rule.outcome != "hold":
+            if finding.passed or not order._distribution_outcome_blocks(rule.outcome):
                 pending[partner.id] += amount
             return finding
         if kind == "stock_availability":
@@ -386,8 +386,9 @@ class SaleOrder(models.Model):
                         "values": finding.values,
                     }
                 )
-                outcomes[outcome] += 1
-                if outcome in ("hold", "warn"):
+                blocks = order._distribution_outcome_blocks(outcome)
+                outcomes["hold" if blocks else outcome] += 1
+                if blocks or outcome == "warn":
                     key = f"rule:{rule.id}"
                     failing_keys.add(key)
                     Exception_._raise_for(
@@ -399,9 +400,9 @@ class SaleOrder(models.Model):
                         reason_code=finding.reason,
                         rule=rule,
                         values=finding.values,
-                        blocking=outcome == "hold",
+                        blocking=blocks,
                     )
-                    if outcome == "hold":
+                    if blocks:
                         reasons.append(finding.reason)
             cleared = open_rule_exceptions.filtered(
                 lambda e, o=order, k=failing_keys: e.res_id == o.id and e.source_key not in k
@@ -433,6 +434,11 @@ class SaleOrder(models.Model):
                     template, subtype_xmlid="mail.mt_note", partner_ids=order.user_id.partner_id.ids
                 )
         return held
+
+    def _distribution_outcome_blocks(self, outcome):
+        """Hook: whether a failing check with this outcome holds the order (another addon may add
+        outcomes that hold, such as one waiting for an approval)."""
+        return outcome == "hold"
 
     def _distribution_apply_stock_proposal(self, finding):
         """Apply a stock proposal: switch to the alternate warehouse, or set the delivery policy from
