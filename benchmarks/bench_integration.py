@@ -4,7 +4,7 @@ Usage (from the repository root)::
 
     .venv/bin/python benchmarks/bench_integration.py [--db bench_integ] [--duration 20] [--events 10000]
                                                      [--connections 8] [--threads 2] [--pool 60000]
-                                                     [--no-db-filter] [--skip-inbound] [--skip-outbound]
+                                                     [--db-filter] [--skip-inbound] [--skip-outbound]
                                                      [--fresh] [--no-update]
 
 It needs ``wrk`` (the HTTP load generator, Debian package ``wrk``: ``apt-get install wrk``); the script says so
@@ -40,10 +40,11 @@ What it prints, each figure next to its baseline measured in the same run:
    (PostgreSQL's own writers, anything else running on the machine), in % of one core, from ``psutil``. wrk, the
    server and PostgreSQL share the machine: the absolute rates are lower than on a server of its own; compare the
    two targets. Odoo's HTTP workers answer HTTP/1.0 and close the connection after each answer, so wrk reconnects
-   for every request, for both targets alike. With ``--db-filter`` set, Odoo looks the database up for every
-   request without a session (both targets) with ``list_dbs()``, on a new, unpooled connection to the
-   ``postgres`` database: the first of the statements listed for ours. ``--no-db-filter`` starts the server with
-   ``-d`` alone (``list_dbs()`` then returns it without a query), to see the difference.
+   for every request, for both targets alike. The server is started with ``-d`` alone, as the shipped
+   ``odoo.conf`` and ``make run`` serve their database (``db_name`` without ``dbfilter``): ``list_dbs()`` then
+   answers that database without a query. ``--db-filter`` adds ``--db-filter=^<db>$``, with which Odoo looks
+   the database up for every request without a session (both targets, every webhook sender) on a new,
+   unpooled connection to the ``postgres`` database, to see what that costs.
 2. Outbound. ``--events`` events (10,000) are emitted with ``_emit()`` (one transaction, committed; its
    rate is printed, as information) for an endpoint whose URL is a local receiver: a
    ``http.server.ThreadingHTTPServer`` (HTTP/1.1, keep-alive) in a process of its own on 127.0.0.1, which
@@ -777,8 +778,8 @@ def main():
     parser.add_argument("--events", type=int, default=10000, help="outbound events (default: 10000)")
     parser.add_argument("--skip-inbound", action="store_true", help="only the outbound part")
     parser.add_argument("--skip-outbound", action="store_true", help="only the inbound part")
-    parser.add_argument("--no-db-filter", dest="db_filter", action="store_false",
-                        help="start the server with -d alone, without --db-filter (see the module docstring)")
+    parser.add_argument("--db-filter", dest="db_filter", action="store_true",
+                        help="start the server with --db-filter as well as -d (see the module docstring)")
     parser.add_argument("--fresh", action="store_true", help="drop and recreate the database first")
     parser.add_argument("--no-update", dest="update", action="store_false", help="do not update the addon")
     parser.add_argument("--receiver-port", type=int, help=argparse.SUPPRESS)  # the receiver process

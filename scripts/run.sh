@@ -29,4 +29,5 @@ else
   echo "[run] $DB is up to date"
 fi
 echo "[run] serving $DB on http://localhost:$(conf http_port) (admin / admin); Ctrl-C stops"
-exec "${ODOO[@]}" -c "$CONF" -d "$DB" --db-filter="^$DB\$"
+# -d alone (no --db-filter) serves $DB only, without listing databases for each sessionless request.
+exec "${ODOO[@]}" -c "$CONF" -d "$DB"
