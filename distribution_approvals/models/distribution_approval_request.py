@@ -274,7 +274,9 @@ class DistributionApprovalRequest(models.Model):
             set(tier.sudo().approver_ids.ids),
             set(decisions.filtered(lambda d: d.request_tier_id == tier).user_id.ids),
             set(decisions.filtered(lambda d: d.request_tier_id != tier and d.decision == "approve").user_id.ids),
-            bool(self.rule_id.four_eyes),
+            # sudo: the matrix is manager configuration; an approver named in a tier may hold no
+            # Distribution role and still decide.
+            bool(self.rule_id.sudo().four_eyes),
         )
 
     def _refusal_message(self, code):
@@ -571,8 +573,8 @@ class DistributionApprovalRequestTier(models.Model):
             )
 
     def _activity_note(self, user):
-        """The activity's text: what is asked and the context (the one-click link is added by the
-        link controller's hook)."""
+        """The activity's text: what is asked and the context (the one-click decision link is added
+        in distribution_approval_request_link.py)."""
         request = self.request_id
         return Markup("<p>%s</p>%s") % (request.reason or request.res_name, request.context_html or "")
 

@@ -125,7 +125,8 @@ class DistributionApprovalRule(models.Model):
             partner = facts.get("partner") or self.env["res.partner"]
             if not (partner.category_id | partner.commercial_partner_id.category_id) & self.partner_category_ids:
                 return False
-        if self.warehouse_ids and facts.get("warehouse") not in self.warehouse_ids:
+        warehouse = facts.get("warehouse") or self.env["stock.warehouse"]
+        if self.warehouse_ids and not warehouse & self.warehouse_ids:
             return False
         domain = self._domain()
         return not domain or bool(record.filtered_domain(domain))

@@ -1,3 +1,8 @@
+import base64
+import csv
+import io
+import json
+
 from odoo import api
 from odoo import fields
 from odoo import models
@@ -20,6 +25,26 @@ ACTIONS = [
 ]
 # Advisory lock namespace of the chains (one lock per company, held until the transaction ends).
 _LOCK_NAMESPACE = 740_101
+# Entries read per query when a chain is verified or exported: memory stays bounded whatever its length.
+_BATCH = 2000
+# The columns of the CSV export, in order: every stored column, so that the chain can be recomputed
+# offline (hash = SHA-256(prev_hash + data), prev_hash = the previous row's hash).
+CSV_COLUMNS = [
+    "id",
+    "company_id",
+    "company",
+    "sequence",
+    "logged_at",
+    "actor_id",
+    "actor",
+    "action",
+    "res_model",
+    "res_id",
+    "record_name",
+    "data",
+    "prev_hash",
+    "hash",
+]
 
 
 class DistributionAuditEntry(models.Model):
@@ -37,7 +62,7 @@ class DistributionAuditEntry(models.Model):
     company_id = fields.Many2one("res.company", required=True, readonly=True, index=True)
     sequence = fields.Integer(required=True, readonly=True, help="Position in the company's chain, from 1.")
     logged_at = fields.Datetime("Time", required=True, readonly=True)
-    actor_id = fields.Many2one("res.users", "Actor", readonly=True)
+    actor_id = fields.Many2one("res.users", readonly=True)
     action = fields.Selection(ACTIONS, required=True, readonly=True, index=True)
     res_model = fields.Char("Model", readonly=True, index=True)
     res_id = fields.Integer("Record ID", readonly=True)
@@ -51,17 +76,102 @@ class DistributionAuditEntry(models.Model):
     ]
 
     # -- append-only ------------------------------------------------------------------------------
-    def write(self, vals):
-        raise AccessError(self.env._("Audit entries cannot be changed."))
-
-    def unlink(self):
-        raise AccessError(self.env._("Audit entries cannot be deleted."))
-
     @api.model_create_multi
     def create(self, vals_list):
         if not self.env.context.get("distribution_audit_append"):
             raise AccessError(self.env._("Audit entries are written by the system only."))
         return super().create(vals_list)
+
+    # Append-only: no write reaches the table, whoever asks (superuser included).
+    def write(self, vals):  # pylint: disable=method-required-super
+        raise AccessError(self.env._("Audit entries cannot be changed."))
+
+    @api.ondelete(at_uninstall=False)
+    def _unlink_never(self):
+        """No deletion through the ORM, superuser included (uninstalling the module drops the table)."""
+        raise AccessError(self.env._("Audit entries cannot be deleted."))
+
+    # -- actions -----------------------------------------------------------------------------------
+    def action_verify_integrity(self):
+        """Verify the chain of every company of the current user and tell the result: the first broken
+        entry of each broken chain (position, company, why), or how many entries hold."""
+        self.check_access("read")
+        companies = self.env.user.company_ids.sorted("id")
+        results = [self._verify_chain(company) for company in companies]
+        broken = [result for result in results if result["reason"]]
+        checked = sum(result["checked"] for result in results)
+        if broken:
+            message = "\n".join(self._break_message(result) for result in broken)
+            return self._notification(self.env._("Audit trail broken"), message, "danger", sticky=True)
+        return self._notification(
+            self.env._("Audit trail verified"),
+            self.env._("%(count)s entries verified, chain intact.", count=checked),
+            "success",
+        )
+
+    def action_export_csv(self):
+        """Download the selected entries (all entries of the current company when none is selected) as
+        CSV, in chain order, with every column: an auditor recomputes each hash as SHA-256(prev_hash +
+        data) and checks that prev_hash is the previous row's hash."""
+        self.check_access("read")
+        if self:
+            domain = [("id", "in", self.ids)]
+            company_label = "-".join(str(company_id) for company_id in sorted(set(self.company_id.ids)))
+        else:
+            domain = [("company_id", "=", self.env.company.id)]
+            company_label = str(self.env.company.id)
+        entries = self.search(domain, order="company_id, sequence")
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(CSV_COLUMNS)
+        for start in range(0, len(entries), _BATCH):
+            batch = entries[start : start + _BATCH]
+            for entry in batch:
+                writer.writerow(entry._csv_row())
+            # Drop what was read: a long chain does not pile up in the cache.
+            batch.invalidate_recordset()
+        now = fields.Datetime.now()
+        # Created as the user (no sudo): an attachment without a record is readable by its creator only.
+        attachment = self.env["ir.attachment"].create(
+            {
+                "name": f"audit-trail-company-{company_label}-{now.strftime('%Y%m%d-%H%M%S')}.csv",
+                "res_model": self._name,
+                "mimetype": "text/csv",
+                "datas": base64.b64encode(buffer.getvalue().encode("utf-8")),
+            }
+        )
+        return {
+            "type": "ir.actions.act_url",
+            "url": f"/web/content/{attachment.id}?download=true",
+            "target": "self",
+        }
+
+    def _csv_row(self):
+        self.ensure_one()
+        return [
+            self.id,
+            self.company_id.id,
+            self.company_id.name,
+            self.sequence,
+            fields.Datetime.to_string(self.logged_at),
+            self.actor_id.id or "",
+            self.actor_id.login or "",
+            self.action,
+            self.res_model or "",
+            self.res_id or "",
+            self.record_name or "",
+            self.data or "",
+            self.prev_hash or "",
+            self.hash or "",
+        ]
+
+    @api.model
+    def _notification(self, title, message, kind, sticky=False):
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {"title": title, "message": message, "type": kind, "sticky": sticky},
+        }
 
     # -- appending ---------------------------------------------------------------------------------
     @api.model
@@ -74,6 +184,9 @@ class DistributionAuditEntry(models.Model):
             if record is not None and "company_id" in record._fields and record.company_id
             else self.env.company
         )
+        # Details are stored as JSON and rebuilt from it when the chain is verified: they are normalised
+        # first (dates as strings, keys as strings), so that the rebuilt text is the stored one.
+        details = json.loads(audit.canonical_json(details))
         # Raw SQL: an advisory lock serialises the appends of one company until the transaction ends.
         self.env.cr.execute(SQL("SELECT pg_advisory_xact_lock(%s, %s)", _LOCK_NAMESPACE, company.id))
         self.env.cr.execute(
@@ -118,4 +231,101 @@ class DistributionAuditEntry(models.Model):
                 "record_name": vals["record_name"] or None,
                 "details": details,
             }
+        )
+
+    # -- verifying ---------------------------------------------------------------------------------
+    @api.model
+    def _verify_chain(self, company):
+        """Walk ``company``'s chain in sequence order and answer a dict: ``checked`` (entries that hold,
+        before the first break), and for the first broken entry ``sequence``, ``entry`` (the record; empty
+        when it was deleted) and ``reason``: ``missing_entry`` (a position of the chain has no entry: a
+        row was deleted), ``broken_link`` (its previous hash is not the previous entry's hash: entries
+        removed, reordered or forged), ``data_mismatch`` (its columns no longer match its data) or
+        ``hash_mismatch`` (its data no longer matches its hash); ``reason`` is None for an intact chain.
+
+        The rows are read straight from the table, in batches (bounded memory), so that what is checked
+        is what the database holds, whatever the ORM cache says."""
+        self.flush_model()
+        walk = {"row": None, "missing": None, "count": 0}
+        found = audit.first_break(self._chain_entries(company, walk))
+        result = {"company": company, "checked": walk["count"], "sequence": None, "entry": self, "reason": None}
+        if found is None:
+            return result
+        index, reason = found
+        result["checked"] = index
+        if walk["missing"] is not None:
+            result.update(sequence=walk["missing"], reason="missing_entry")
+        else:
+            row = walk["row"]
+            result.update(sequence=row["sequence"], entry=self.browse(row["id"]), reason=reason)
+        return result
+
+    @api.model
+    def _chain_entries(self, company, walk):
+        """The entries of ``company``'s chain as ``services.audit.first_break`` reads them, fetched in
+        batches; a gap in the positions yields an entry that cannot link (and stops the walk). ``walk``
+        keeps the last row read and the number of entries yielded."""
+        after = 0
+        while True:
+            # Raw SQL: the chain is checked against what the table holds, read in keyset batches (the
+            # ORM would go through its cache and load the whole chain).
+            self.env.cr.execute(
+                SQL(
+                    """SELECT id, sequence, logged_at, actor_id, action, res_model, res_id, record_name,
+                              data, prev_hash, hash
+                         FROM distribution_audit_entry
+                        WHERE company_id = %s AND sequence > %s
+                     ORDER BY sequence
+                        LIMIT %s""",
+                    company.id,
+                    after,
+                    _BATCH,
+                )
+            )
+            rows = self.env.cr.dictfetchall()
+            if not rows:
+                return
+            for row in rows:
+                walk["row"] = row
+                expected = walk["count"] + 1
+                if row["sequence"] != expected:
+                    walk["missing"] = expected
+                    yield {"prev_hash": None, "data": None, "rebuilt": None, "hash": None}
+                    return
+                yield {
+                    "data": row["data"],
+                    "rebuilt": self._rebuild(company, row),
+                    "prev_hash": row["prev_hash"],
+                    "hash": row["hash"],
+                }
+                walk["count"] = expected
+            after = rows[-1]["sequence"]
+
+    @api.model
+    def _rebuild(self, company, row):
+        """The canonical JSON an entry's columns give, with the details recorded in its data (None when
+        its data is not an entry's JSON)."""
+        try:
+            details = json.loads(row["data"])["details"]
+        except (TypeError, ValueError, KeyError):
+            return None
+        return self._canonical(dict(row, company_id=company.id), details)
+
+    @api.model
+    def _break_message(self, result):
+        """A sentence naming the first broken entry of a verification ``result``."""
+        reasons = {
+            "missing_entry": self.env._("the entry is missing (deleted from the database)"),
+            "broken_link": self.env._(
+                "its previous hash is not the hash of the entry before it (entries removed, reordered or forged)"
+            ),
+            "data_mismatch": self.env._("its columns no longer match its recorded data (edited in the database)"),
+            "hash_mismatch": self.env._("its data no longer matches its hash (edited in the database)"),
+        }
+        return self.env._(
+            "%(company)s: entry %(sequence)s is broken: %(reason)s. %(count)s entries before it hold.",
+            company=result["company"].name,
+            sequence=result["sequence"],
+            reason=reasons[result["reason"]],
+            count=result["checked"],
         )

@@ -1,0 +1,162 @@
+from odoo import api
+from odoo import fields
+from odoo import models
+from odoo.models import MAGIC_COLUMNS
+
+EVENT_ACTIONS = {"created": "rule_created", "changed": "rule_changed", "deleted": "rule_deleted"}
+# Context key: the models whose records are being created right now (their parts log nothing of their
+# own: the new record's entry lists them).
+_CREATING = "distribution_audit_creating"
+
+
+class DistributionAuditMixin(models.AbstractModel):
+    """Records the configuration of a governed model in the audit trail: one entry per record created
+    (``rule_created``, with its values), changed (``rule_changed``, with the old and new value of each
+    changed field) or deleted (``rule_deleted``, with its values before deletion).
+
+    A part of another record (a tier of an approval rule) sets ``_audit_parent`` to the field of its
+    parent: its changes are logged as a ``rule_changed`` of the record at the top (the rule), naming
+    the part; a part created with its parent is listed in the parent's ``rule_created`` entry."""
+
+    _name = "distribution.audit.mixin"
+    _description = "Audit Trail of Configuration Changes"
+    # The many2one field to the record this one is a part of (None: a record of its own).
+    _audit_parent = None
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        creating = self.env.context.get(_CREATING, ())
+        # pylint: disable=bad-super-call
+        records = super(DistributionAuditMixin, self.with_context(**{_CREATING: (*creating, self._name)})).create(
+            vals_list
+        )
+        records = records.with_env(self.env)
+        parent_model = self._fields[self._audit_parent].comodel_name if self._audit_parent else None
+        if parent_model not in creating:
+            for record in records:
+                record._audit_log("created", {"values": record._audit_snapshot()})
+        return records
+
+    def write(self, vals):
+        names = [name for name in vals if name in self._audit_field_names() and self._fields[name].type != "one2many"]
+        if not names:
+            return super().write(vals)
+        before = {record.id: record._audit_values(names) for record in self}
+        result = super().write(vals)
+        for record in self:
+            after = record._audit_values(names)
+            changes = {
+                name: {"old": before[record.id][name], "new": after[name]}
+                for name in names
+                if before[record.id][name] != after[name]
+            }
+            if changes:
+                record._audit_log("changed", {"changes": changes})
+        return result
+
+    def unlink(self):
+        for record in self:
+            record._audit_log("deleted", {"values": record._audit_snapshot()})
+        return super().unlink()
+
+    # -- what is recorded --------------------------------------------------------------------------
+    @api.model
+    def _audit_field_names(self):
+        """The fields the trail records: the stored, configurable ones."""
+        return [
+            name
+            for name, field in self._fields.items()
+            if field.store
+            and name not in MAGIC_COLUMNS
+            and not (field.compute and field.readonly)
+            and field.type not in ("binary", "properties", "properties_definition")
+            and (field.type != "one2many" or self._audit_is_part_field(field))
+        ]
+
+    @api.model
+    def _audit_is_part_field(self, field):
+        """Whether a one2many field lists parts that are audited with this record."""
+        return getattr(self.env[field.comodel_name], "_audit_parent", None) == field.inverse_name
+
+    def _audit_snapshot(self):
+        """Every recorded value of the record, its parts included."""
+        self.ensure_one()
+        return self._audit_values(self._audit_field_names())
+
+    def _audit_values(self, names):
+        """The recorded value of each field of ``names``: JSON values, a linked record as its id and
+        name, many2many as their ids and names, parts as their own snapshots."""
+        self.ensure_one()
+        return {name: self._audit_value(self._fields[name], self[name]) for name in names}
+
+    @api.model
+    def _audit_value(self, field, value):
+        if field.type == "one2many":
+            return [part._audit_snapshot() for part in value]
+        if field.type == "many2one":
+            # sudo: the name of a linked record is recorded whatever the author's rights on it.
+            return {"id": value.id, "name": value.sudo().display_name} if value else None
+        if field.type == "many2many":
+            # sudo: see above.
+            return {"ids": value.ids, "names": value.sudo().mapped("display_name")}
+        if field.type == "date":
+            return fields.Date.to_string(value) if value else None
+        if field.type == "datetime":
+            return fields.Datetime.to_string(value) if value else None
+        if field.type in ("float", "monetary"):
+            return float(value or 0.0)
+        if field.type == "boolean":
+            return bool(value)
+        if field.type in ("char", "text", "html", "selection"):
+            return str(value) if value else None
+        return value
+
+    # -- logging -----------------------------------------------------------------------------------
+    def _audit_owner(self):
+        """The record at the top of this one (itself when it is not a part) and the parts in between."""
+        self.ensure_one()
+        owner, path = self, []
+        while owner._audit_parent and owner[owner._audit_parent]:
+            path.insert(0, owner)
+            owner = owner[owner._audit_parent]
+        return owner, path
+
+    def _audit_log(self, event, payload):
+        """Append the entry of ``event`` (created/changed/deleted) on this record with ``payload``."""
+        self.ensure_one()
+        owner, path = self._audit_owner()
+        Audit = self.env["distribution.audit.entry"]
+        if not path:
+            Audit._append(EVENT_ACTIONS[event], self, dict(payload, model=self._name))
+            return
+        Audit._append(
+            "rule_changed",
+            owner,
+            {
+                "model": owner._name,
+                "part": dict(payload, model=self._name, id=self.id, name=self.display_name, event=event),
+                "via": [{"model": part._name, "id": part.id, "name": part.display_name} for part in path[:-1]],
+            },
+        )
+
+
+class DistributionApprovalRule(models.Model):
+    _name = "distribution.approval.rule"
+    _inherit = ["distribution.approval.rule", "distribution.audit.mixin"]
+
+
+class DistributionApprovalTier(models.Model):
+    _name = "distribution.approval.tier"
+    _inherit = ["distribution.approval.tier", "distribution.audit.mixin"]
+    _audit_parent = "rule_id"
+
+
+class DistributionApprovalEscalation(models.Model):
+    _name = "distribution.approval.escalation"
+    _inherit = ["distribution.approval.escalation", "distribution.audit.mixin"]
+    _audit_parent = "tier_id"
+
+
+class DistributionValidationRule(models.Model):
+    _name = "distribution.validation.rule"
+    _inherit = ["distribution.validation.rule", "distribution.audit.mixin"]
