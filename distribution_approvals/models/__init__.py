@@ -1,3 +1,4 @@
+from . import distribution_approval_document
 from . import distribution_approval_request
 from . import distribution_approval_request_escalation
 from . import distribution_approval_request_link
