@@ -213,7 +213,20 @@ class DistributionAuditEntry(models.Model):
         vals["hash"] = audit.chain_hash(prev_hash, vals["data"])
         # sudo: every user's governed action is logged, whatever their rights on the trail (read-only
         # for auditors); the context flag is the only way in.
-        return self.sudo().with_context(distribution_audit_append=True).create(vals)
+        entry = self.sudo().with_context(distribution_audit_append=True).create(vals)
+        # Raw SQL: the head moves with the chain, under the same lock, without writing the company through
+        # the ORM (no access check on the company, no write date, no tracking).
+        self.env.cr.execute(
+            SQL(
+                """UPDATE res_company SET distribution_audit_head_sequence = %s, distribution_audit_head_hash = %s
+                    WHERE id = %s""",
+                sequence,
+                vals["hash"],
+                company.id,
+            )
+        )
+        company.invalidate_recordset(["distribution_audit_head_sequence", "distribution_audit_head_hash"])
+        return entry
 
     @api.model
     def _canonical(self, vals, details):
@@ -241,7 +254,9 @@ class DistributionAuditEntry(models.Model):
         when it was deleted) and ``reason``: ``missing_entry`` (a position of the chain has no entry: a
         row was deleted), ``broken_link`` (its previous hash is not the previous entry's hash: entries
         removed, reordered or forged), ``data_mismatch`` (its columns no longer match its data) or
-        ``hash_mismatch`` (its data no longer matches its hash); ``reason`` is None for an intact chain.
+        ``hash_mismatch`` (its data no longer matches its hash), or ``tail_missing`` (the chain holds but stops
+        before the head recorded on the company: its newest entries were deleted); ``reason`` is None for an
+        intact chain.
 
         The rows are read straight from the table, in batches (bounded memory), so that what is checked
         is what the database holds, whatever the ORM cache says."""
@@ -250,6 +265,16 @@ class DistributionAuditEntry(models.Model):
         found = audit.first_break(self._chain_entries(company, walk))
         result = {"company": company, "checked": walk["count"], "sequence": None, "entry": self, "reason": None}
         if found is None:
+            # The chain holds on its own: it must also reach the head recorded on the company (0: a chain
+            # started before the head was recorded).
+            # sudo: the head is read for the check, whatever the auditor's rights on companies.
+            head = company.sudo()
+            head.invalidate_recordset(["distribution_audit_head_sequence", "distribution_audit_head_hash"])
+            last_hash = walk["row"]["hash"] if walk["row"] else None
+            if head.distribution_audit_head_sequence and (
+                walk["count"] != head.distribution_audit_head_sequence or last_hash != head.distribution_audit_head_hash
+            ):
+                result.update(sequence=walk["count"] + 1, reason="tail_missing")
             return result
         index, reason = found
         result["checked"] = index
@@ -316,6 +341,9 @@ class DistributionAuditEntry(models.Model):
         """A sentence naming the first broken entry of a verification ``result``."""
         reasons = {
             "missing_entry": self.env._("the entry is missing (deleted from the database)"),
+            "tail_missing": self.env._(
+                "the chain stops before its recorded head (its newest entries were deleted or replaced)"
+            ),
             "broken_link": self.env._(
                 "its previous hash is not the hash of the entry before it (entries removed, reordered or forged)"
             ),

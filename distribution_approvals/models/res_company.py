@@ -24,3 +24,7 @@ class ResCompany(models.Model):
         currency_field="currency_id",
         help="Scraps worth more than this (quantity x cost) are done only once approved. 0: off.",
     )
+    # The head of the company's audit chain, kept apart from the chain: removing its newest entries
+    # leaves a chain that holds on its own, but no longer reaches this head.
+    distribution_audit_head_sequence = fields.Integer("Audit Chain Length", readonly=True, copy=False)
+    distribution_audit_head_hash = fields.Char("Audit Chain Head", readonly=True, copy=False)

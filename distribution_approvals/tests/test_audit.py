@@ -200,6 +200,19 @@ class TestAuditTrail(ApprovalCase):
         self.assertIn(f"{self.company.name}: entry {sequence} is broken", message["message"])
         self.assertIn("missing", message["message"])
 
+    def test_newest_entries_deleted_are_caught(self):
+        """Deleting the newest entries leaves a chain that holds on its own: it no longer reaches the head
+        recorded on the company."""
+        self._pending_requests()
+        last = self.Audit.search([("company_id", "=", self.company.id)], order="sequence desc", limit=1)
+        self.assertEqual(self.company.distribution_audit_head_sequence, last.sequence)
+        self.assertEqual(self.company.distribution_audit_head_hash, last.hash)
+        sequence = last.sequence
+        self._tamper(SQL("DELETE FROM distribution_audit_entry WHERE id = %s", last.id))
+        result = self._verify()
+        self.assertEqual((result["sequence"], result["reason"]), (sequence, "tail_missing"))
+        self.assertEqual(result["checked"], sequence - 1)
+
     def test_forged_prev_hash_and_reordered_rows_are_named(self):
         requests = self._pending_requests()
         second = self._requested(requests[1])
