@@ -58,6 +58,28 @@ export class DistributionDashboard extends Component {
     }
 
     get tiles() {
+        return [...this.coreTiles, ...this.extraTiles];
+    }
+
+    /**
+     * Tiles other addons add to the dashboard data under ``extra_tiles``: key, label, value, unit,
+     * detail, level (ok / warning / critical) and the action a click opens (an XML id) with its context.
+     */
+    get extraTiles() {
+        return (this.state.data.extra_tiles || []).map((tile) => ({
+            key: tile.key,
+            label: tile.label,
+            value:
+                tile.value === null || tile.value === undefined
+                    ? "–"
+                    : `${tile.value.toLocaleString()}${tile.unit ? ` ${tile.unit}` : ""}`,
+            detail: tile.detail,
+            className: { warning: "text-warning", critical: "text-danger" }[tile.level] || "",
+            onClick: () => this.action.doAction(tile.action, { additionalContext: tile.context || {} }),
+        }));
+    }
+
+    get coreTiles() {
         const tiles = this.state.data.tiles;
         return [
             {
