@@ -1,7 +1,7 @@
 from odoo import http
 from odoo.http import request
 
-from ..models.distribution_approval_request_link import LINK_PREFIX
+from ..models.distribution_approval_request_tier import LINK_PREFIX
 
 TEMPLATE = "distribution_approvals.approval_link_page"
 LINK_ROUTE = f"{LINK_PREFIX}/<int:request_id>/<int:tier_id>/<int:user_id>/<string:token>"

@@ -534,7 +534,8 @@ class DistributionApprovalRequestTier(models.Model):
             )
         now = fields.Datetime.now()
         deadline = approval.deadline(now, self.sla_hours)
-        delays = self.tier_id.escalation_ids.mapped("delay_hours") if self.tier_id else []
+        # Level order is delay order, whatever order the levels were entered in.
+        delays = sorted(self.tier_id.escalation_ids.mapped("delay_hours")) if self.tier_id else []
         # sudo: see _decide.
         self.sudo().write(
             {
@@ -574,7 +575,7 @@ class DistributionApprovalRequestTier(models.Model):
 
     def _activity_note(self, user):
         """The activity's text: what is asked and the context (the one-click decision link is added
-        in distribution_approval_request_link.py)."""
+        in distribution_approval_request_tier.py)."""
         request = self.request_id
         return Markup("<p>%s</p>%s") % (request.reason or request.res_name, request.context_html or "")
 

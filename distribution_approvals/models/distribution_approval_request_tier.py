@@ -1,0 +1,453 @@
+"""Extensions of ``distribution.approval.request.tier`` (defined beside its request): the one-click
+decision link of each approver, and the escalation of overdue tiers."""
+
+import logging
+from urllib.parse import urljoin
+
+import psycopg2
+from markupsafe import Markup
+
+from odoo import Command
+from odoo import api
+from odoo import fields
+from odoo import models
+from odoo.exceptions import AccessError
+from odoo.exceptions import UserError
+from odoo.tools import SQL
+from odoo.tools import consteq
+from odoo.tools.misc import hmac
+
+from ..services import approval
+
+# The HMAC scope: the database secret signs other things too; a decision token is valid for none of them.
+LINK_SCOPE = "distribution_approvals.decision_link"
+LINK_PREFIX = "/distribution/approval"
+
+
+class DistributionApprovalRequestTierLink(models.Model):
+    """The one-click decision link of a tier: each approver gets their own link, signed with the
+    database secret and bound to the request, the tier and the approver. The link opens a confirmation
+    page (reading never decides); the decision is a CSRF-protected POST of the logged-in approver.
+
+    Outcomes of the page (see ``_link_review`` and ``_link_decide``): ``review`` (the form is shown),
+    ``done`` (the decision is recorded), ``forbidden`` (an altered link, another approver's link, or a
+    segregation-of-duties refusal), ``decided`` (the tier or this approver's part of it is already
+    decided: a link is used once), ``comment_required`` (a rejection without a comment), ``invalid``
+    (an unknown decision, or the decision could not apply), ``not_found`` (no such tier of that request)."""
+
+    _inherit = "distribution.approval.request.tier"
+
+    # -- issuing -----------------------------------------------------------------------------------
+    def _decision_token(self, user):
+        """The signature of (request, tier, user): hex HMAC-SHA256 keyed by the database secret."""
+        self.ensure_one()
+        # sudo: the database secret is a system parameter no approver may read, and the token is
+        # computed for links the approver has not yet been checked against.
+        tier = self.sudo()
+        return hmac(self.env(su=True), LINK_SCOPE, f"{tier.request_id.id}:{tier.id}:{user.id}")
+
+    def _decision_path(self, user):
+        """The link's path, without the host (the form posts to this path + ``/decide``)."""
+        self.ensure_one()
+        # sudo: see _decision_token.
+        request_id = self.sudo().request_id.id
+        return f"{LINK_PREFIX}/{request_id}/{self.id}/{user.id}/{self._decision_token(user)}"
+
+    def _decision_url(self, user):
+        """The absolute link (``web.base.url``) ``user`` follows to decide this tier."""
+        self.ensure_one()
+        return urljoin(self.sudo().request_id.get_base_url(), self._decision_path(user))
+
+    def _activity_note(self, user):
+        """The activity's text, with the approver's own link: the activity's assignment notification
+        (e-mail or Discuss inbox) carries it."""
+        note = super()._activity_note(user)
+        return note + Markup('<p><a class="o_distribution_decision_link" href="%s">%s</a></p>') % (
+            self._decision_url(user),
+            self.env._("Review and decide"),
+        )
+
+    # -- following the link ------------------------------------------------------------------------
+    def _link_check(self, request_id, user_id, token):
+        """Check the link ``(request_id, self, user_id, token)`` for the current user. Answers None when
+        they may decide with it now, or ``(outcome, message)`` when not."""
+        # sudo: the token is checked before anything is read as the user, so that the page says why a
+        # link is refused even to someone who may not read the request.
+        tier_sudo = self.sudo().exists()
+        if not tier_sudo or tier_sudo.request_id.id != request_id:
+            return "not_found", self.env._("This approval link does not match any approval request.")
+        signed_for = self.env["res.users"].browse(user_id)
+        if not consteq(tier_sudo._decision_token(signed_for).encode(), (token or "").encode()):
+            return "forbidden", self.env._("This approval link is not valid: it was altered or never issued.")
+        if user_id != self.env.uid:
+            return (
+                "forbidden",
+                self.env._(
+                    "This approval link was sent to another approver. Use the link of your own notification, "
+                    "or open the request in Odoo."
+                ),
+            )
+        try:
+            self.check_access("read")
+            approval_request = self.request_id
+            approval_request.check_access("read")
+        except AccessError as error:
+            return "forbidden", error.args[0]
+        if self.state != "pending" or approval_request.state != "pending" or approval_request.current_tier_id != self:
+            states = dict(approval_request._fields["state"]._description_selection(self.env))
+            return (
+                "decided",
+                self.env._(
+                    "Tier %(tier)s of %(request)s has already been decided (the request is %(state)s): this "
+                    "link can no longer be used.",
+                    tier=self.name,
+                    request=approval_request.name,
+                    state=states[approval_request.state],
+                ),
+            )
+        code = approval_request._refusal(self.env.user)
+        if code == "already_decided":
+            return "decided", approval_request._refusal_message(code)
+        if code:
+            return "forbidden", approval_request._refusal_message(code)
+        return None
+
+    def _link_values(self, outcome, message=None):
+        """What the page shows: the request, its context, the tier, its approvers, the decisions."""
+        values = {"outcome": outcome, "message": message, "tier": None, "approval_request": None}
+        if outcome == "not_found" or not self.exists():
+            return values
+        try:
+            self.check_access("read")
+            self.request_id.check_access("read")
+        except AccessError:
+            # A user who may not read the request learns only why the link is refused.
+            return values
+        approval_request = self.request_id
+        values.update(
+            tier=self,
+            approval_request=approval_request,
+            # sudo: who may decide is shown to the approvers; users of other companies are named only.
+            approvers=self.sudo().approver_ids.mapped("name"),
+            decisions=approval_request.decision_ids,
+            amount=approval_request.currency_id.format(approval_request.amount),
+            # Through /mail/view: it switches the web client to the request's company when needed.
+            open_url=f"/mail/view?model={approval_request._name}&res_id={approval_request.id}",
+        )
+        return values
+
+    def _link_review(self, request_id, user_id, token):
+        """The confirmation page of a link (GET): shows the request, changes nothing."""
+        refusal = self._link_check(request_id, user_id, token)
+        if refusal:
+            return self._link_values(*refusal)
+        values = self._link_values("review")
+        values["decide_path"] = f"{self._decision_path(self.env.user)}/decide"
+        return values
+
+    def _link_decide(self, request_id, user_id, token, decision, comment=None):
+        """The decision posted from the confirmation page of a link, as the current user. Nothing
+        changes unless the outcome is ``done``."""
+        refusal = self._link_check(request_id, user_id, token)
+        if refusal:
+            return self._link_values(*refusal)
+        approval_request = self.request_id
+        if decision not in ("approve", "reject"):
+            return self._link_values("invalid", self.env._("Choose Approve or Reject."))
+        comment = (comment or "").strip()
+        if decision == "reject" and not comment:
+            values = self._link_values(
+                "comment_required",
+                self.env._("Say why %s is rejected: a comment is required to reject.", approval_request.name),
+            )
+            values["decide_path"] = f"{self._decision_path(self.env.user)}/decide"
+            return values
+        try:
+            # A refusal raised half-way leaves nothing behind: the page is still answered (and committed).
+            with self.env.cr.savepoint():
+                approval_request._decide(decision, comment or None, request_tier=self)
+        except AccessError as error:
+            return self._link_values("forbidden", error.args[0])
+        except UserError as error:
+            return self._link_values("invalid", error.args[0])
+        return self._link_values("done", self._link_outcome_message(decision))
+
+    def _link_outcome_message(self, decision):
+        """What the decision did: the request approved or rejected, the next tier opened, or the tier
+        waiting for more approvals."""
+        approval_request = self.request_id
+        if decision == "reject":
+            return self.env._("You rejected %s. The requester is told with your comment.", approval_request.name)
+        if approval_request.state == "approved":
+            return self.env._("You approved %s. The request is approved.", approval_request.name)
+        if approval_request.current_tier_id != self:
+            return self.env._(
+                "You approved tier %(tier)s of %(request)s. Tier %(next)s now decides.",
+                tier=self.name,
+                request=approval_request.name,
+                next=approval_request.current_tier_id.name,
+            )
+        return self.env._(
+            "You approved tier %(tier)s of %(request)s. It waits for more approvals.",
+            tier=self.name,
+            request=approval_request.name,
+        )
+
+
+_logger = logging.getLogger(__name__)
+
+CRON = "distribution_approvals.ir_cron_distribution_approval_escalate"
+WORKFLOW = "approval_escalation"
+EVENT_ESCALATED = "approval.escalated"
+
+
+class DistributionApprovalRequestTierEscalation(models.Model):
+    """Escalation of overdue tiers: a scheduled action adds each escalation level's person to the
+    approvers of a tier past its SLA, once per level and in level order, and never once the tier or its
+    request is decided."""
+
+    _inherit = "distribution.approval.request.tier"
+
+    def write(self, vals):
+        # A tier that leaves 'pending' (approved, rejected, cancelled) is decided: its escalation stops
+        # with it, so the scheduled action has nothing left to find.
+        if vals.get("state") and vals["state"] != "pending" and "next_escalation_at" not in vals:
+            vals = dict(vals, next_escalation_at=False)
+        return super().write(vals)
+
+    # -- scheduled action --------------------------------------------------------------------------
+    @api.model
+    def _cron_escalate(self, batch_size=500):
+        """Escalate one batch of overdue tiers; returns how many tiers it handled.
+
+        Claims the tiers whose next escalation is due (pending tier of a pending request) with FOR UPDATE
+        SKIP LOCKED, so that several workers (or a manual run next to the scheduled one) never escalate
+        the same tier twice, then does every level due of each, in order, in one tracked run per company.
+        The scheduler is told that more remain when the batch was full."""
+        if batch_size < 1:
+            raise UserError(self.env._("The batch size of the escalation must be at least 1, not %s.", batch_size))
+        # sudo: escalation is the system's work, whatever user the scheduled action is set to run as.
+        Tier = self.sudo()
+        now = fields.Datetime.now()
+        ids = Tier._escalation_claim(now, batch_size)
+        if ids is None:
+            # A decision committed on a candidate after this transaction began: a new transaction sees it.
+            self._escalation_trigger()
+            self.env["ir.cron"]._notify_progress(done=0, remaining=0)
+            return 0
+        tiers = Tier.browse(ids)
+        Run = self.env["distribution.workflow.run"]
+        for company_tiers in tiers.grouped("company_id").values():
+            with Run.track(WORKFLOW, company_tiers) as run:
+                escalations = company_tiers._escalate(now)
+                run.reason = "escalated" if escalations else "nothing_due"
+                run.message = self.env._(
+                    "%(levels)s escalation level(s) done on %(tiers)s overdue tier(s).",
+                    levels=escalations,
+                    tiers=len(company_tiers),
+                )
+        full = len(ids) >= batch_size
+        self.env["ir.cron"]._notify_progress(done=len(ids), remaining=1 if full else 0)
+        if full and not self.env.context.get("ir_cron_progress_id"):
+            # Called outside the scheduler (a manual run): the scheduler takes over the rest.
+            self._escalation_trigger()
+        return len(ids)
+
+    @api.model
+    def _escalation_trigger(self):
+        """Ask the scheduler to run the escalation again as soon as it can."""
+        cron = self.env.ref(CRON, raise_if_not_found=False)
+        if cron:
+            # sudo: triggering a scheduled action is technical; whoever runs the escalation may.
+            cron.sudo()._trigger()
+
+    @api.model
+    def _escalation_claim(self, now, batch_size):
+        """Lock and return the ids of up to ``batch_size`` tiers whose next escalation is due at ``now``,
+        most overdue first; None when a candidate changed after this transaction's snapshot."""
+        self.flush_model(["state", "next_escalation_at", "request_id"])
+        self.env["distribution.approval.request"].flush_model(["state"])
+        # Raw SQL: FOR UPDATE SKIP LOCKED has no ORM equivalent; it lets several workers share the due
+        # tiers, each tier being taken by one of them only. Locking the tier row also orders escalation and
+        # decision: a decision writes the tier, so it waits for (or is seen by) the escalation.
+        query = SQL(
+            """
+            SELECT tier.id
+              FROM distribution_approval_request_tier tier
+              JOIN distribution_approval_request request ON request.id = tier.request_id
+             WHERE tier.next_escalation_at <= %s
+               AND tier.state = 'pending'
+               AND request.state = 'pending'
+          ORDER BY tier.next_escalation_at, tier.id
+             LIMIT %s
+               FOR UPDATE OF tier SKIP LOCKED
+            """,
+            now,
+            batch_size,
+        )
+        try:
+            with self.env.cr.savepoint(flush=False):
+                self.env.cr.execute(query, log_exceptions=False)
+                return [row[0] for row in self.env.cr.fetchall()]
+        except psycopg2.errors.SerializationFailure:
+            # Odoo transactions are REPEATABLE READ: a decision committed after this transaction's snapshot
+            # cannot be locked here. Nothing is written yet; the next transaction sees the decision.
+            _logger.info("Approval escalation: a tier changed concurrently, the batch is retried in a new run.")
+            return None
+
+    def _escalate(self, now):
+        """Do every escalation level due at ``now`` of these tiers (locked by the caller), oldest level
+        first, each once: the level's person joins the approvers (never the requester) and gets an
+        approval activity, the request's chatter, audit trail and outbox say so; then the tier's level and
+        next escalation time move on. The reads are batched over the tiers: the cost per tier is flat.
+        Returns the number of levels done."""
+        plans = self._escalation_plans(now)
+        requests = self.request_id
+        request_model = requests._name
+        # Who already holds an approval activity on these requests (an escalation target may be an
+        # approver already): one grouped read for the batch.
+        activity_type = requests._activity_type()
+        holders = {
+            (res_id, user.id)
+            for res_id, user in self.env["mail.activity"]._read_group(
+                [
+                    ("res_model", "=", request_model),
+                    ("res_id", "in", requests.ids),
+                    ("activity_type_id", "=", activity_type.id),
+                ],
+                ["res_id", "user_id"],
+            )
+        }
+        decided = {(decision.request_tier_id.id, decision.user_id.id) for decision in self.decision_ids}
+        Outbox = self.env["distribution.outbound.event"]
+        done = 0
+        rounds = max((len(steps) for steps in plans.values()), default=0)
+        for index in range(rounds):
+            # One round does the index-th due level of every tier: a tier catching up on several levels
+            # does them in order, and each round is written in batches (notes, events).
+            steps = [(tier, *plans[tier][index]) for tier in self if len(plans[tier]) > index]
+            notes, events = {}, []
+            for tier, level, escalation in steps:
+                request = tier.request_id
+                target = escalation.user_id
+                if target == request.requested_by_id:
+                    outcome = "self_approval"
+                elif not target.active:
+                    outcome = "archived"
+                elif target in tier.approver_ids:
+                    outcome = "already_approver"
+                else:
+                    outcome = "added"
+                    tier.write({"approver_ids": [Command.link(target.id)]})
+                if outcome == "self_approval":
+                    # Segregation of duties: the requester never decides their own request. They are told
+                    # all the same, by a note addressed to them.
+                    request.message_post(
+                        body=tier._escalation_note(level, target, outcome),
+                        partner_ids=target.partner_id.ids,
+                        subtype_xmlid="mail.mt_note",
+                    )
+                else:
+                    notes[request.id] = tier._escalation_note(level, target, outcome)
+                    key = (request.id, target.id)
+                    if outcome != "archived" and key not in holders and (tier.id, target.id) not in decided:
+                        tier._schedule_activities(target)
+                        holders.add(key)
+                request._audit(
+                    "escalated",
+                    {
+                        "tier": tier.name,
+                        "tier_sequence": tier.sequence,
+                        "level": level,
+                        "delay_hours": escalation.delay_hours,
+                        "deadline": fields.Datetime.to_string(tier.deadline),
+                        "escalated_to": target.login,
+                        "outcome": outcome,
+                    },
+                )
+                events.append(
+                    (
+                        request,
+                        dict(
+                            request._event_data(),
+                            escalation={
+                                "level": level,
+                                "tier": tier.name,
+                                "escalated_to": target.name,
+                                "outcome": outcome,
+                            },
+                        ),
+                    )
+                )
+                done += 1
+            if notes:
+                requests.browse(list(notes))._message_log_batch(bodies=notes)
+            if events:
+                # One batch for the round: the endpoints are read once, whatever the number of requests.
+                Outbox._emit_many(EVENT_ESCALATED, events)
+        for tier in self:
+            delays = tier._escalation_levels().mapped("delay_hours")
+            level = plans[tier][-1][0] if plans[tier] else tier.escalation_level
+            tier.write(
+                {
+                    "escalation_level": level,
+                    "next_escalation_at": approval.next_escalation_at(tier.deadline, delays, level),
+                }
+            )
+        return done
+
+    def _escalation_plans(self, now):
+        """{tier: [(level, escalation), ...]}: the levels due at ``now`` of each tier, oldest first. The
+        tiers, their requests, levels and target users are read in a few batched queries."""
+        self.fetch(["request_id", "tier_id", "deadline", "escalation_level", "name", "sequence", "approver_ids"])
+        self.request_id.fetch(["name", "requested_by_id", "company_id", "res_model", "res_id", "res_name"])
+        levels = self.tier_id.escalation_ids
+        levels.fetch(["tier_id", "delay_hours", "user_id"])
+        levels.user_id.fetch(["name", "login", "active", "partner_id"])
+        plans = {}
+        for tier in self:
+            escalations = tier._escalation_levels()
+            due = approval.levels_due(tier.deadline, escalations.mapped("delay_hours"), tier.escalation_level or 0, now)
+            plans[tier] = [(level, escalations[level - 1]) for level in due]
+        return plans
+
+    def _escalation_levels(self):
+        """The escalation levels of this tier, in level order (level 1 first)."""
+        self.ensure_one()
+        return self.tier_id.escalation_ids.sorted(lambda e: (e.delay_hours, e.id))
+
+    def _escalation_note(self, level, target, outcome):
+        """The chatter note of one escalation level; ``outcome`` says what became of its target:
+        'added', 'already_approver', 'archived' or 'self_approval'."""
+        self.ensure_one()
+        values = {
+            "level": level,
+            "tier": self.name,
+            "sla": self.sla_hours,
+            "user": target.name,
+            "request": self.request_id.name,
+        }
+        if outcome == "self_approval":
+            return self.env._(
+                "Escalation level %(level)s of tier %(tier)s (overdue, SLA %(sla)s h): %(user)s requested "
+                "%(request)s and may not approve it (segregation of duties), so is not added to the approvers; "
+                "the other approvers or a Distribution Manager must decide.",
+                **values,
+            )
+        if outcome == "archived":
+            return self.env._(
+                "Escalation level %(level)s of tier %(tier)s (overdue, SLA %(sla)s h): %(user)s is archived and "
+                "is not added to the approvers; correct the escalation levels of the approval rule.",
+                **values,
+            )
+        if outcome == "already_approver":
+            return self.env._(
+                "Escalation level %(level)s of tier %(tier)s (overdue, SLA %(sla)s h): %(user)s, already one "
+                "of its approvers, is reminded.",
+                **values,
+            )
+        return self.env._(
+            "Escalation level %(level)s of tier %(tier)s (overdue, SLA %(sla)s h): %(user)s is added to its "
+            "approvers.",
+            **values,
+        )
