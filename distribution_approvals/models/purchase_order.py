@@ -1,11 +1,6 @@
-from collections import defaultdict
-
-from odoo import api
 from odoo import fields
 from odoo import models
 from odoo.exceptions import UserError
-
-from .distribution_approval_request import STATES
 
 # Context key: the confirmation is the approved one (the gate lets it through).
 APPROVED_KEY = "distribution_purchase_approved"
@@ -24,44 +19,6 @@ class PurchaseOrder(models.Model):
         tracking=True,
         help="An emergency purchase (outside the usual procurement) is confirmed only once approved.",
     )
-    distribution_approval_request_ids = fields.Many2many(
-        "distribution.approval.request", string="Approval Requests", compute="_compute_distribution_approvals"
-    )
-    distribution_approval_count = fields.Integer("Approvals", compute="_compute_distribution_approvals")
-    distribution_approval_last_id = fields.Many2one(
-        "distribution.approval.request", "Last Approval Request", compute="_compute_distribution_approvals"
-    )
-    distribution_approval_state = fields.Selection(
-        STATES, string="Approval Status", compute="_compute_distribution_approvals"
-    )
-    distribution_approval_last_name = fields.Char(
-        "Approval Request Reference", compute="_compute_distribution_approvals"
-    )
-    distribution_approval_last_comment = fields.Text("Approval Comment", compute="_compute_distribution_approvals")
-    distribution_approval_can_decide = fields.Boolean(compute="_compute_distribution_approvals")
-
-    @api.depends_context("uid")
-    def _compute_distribution_approvals(self):
-        # sudo: the count and the status are shown to whoever sees the order; the list it opens honours
-        # the record rules of the requests.
-        Request = self.env["distribution.approval.request"].sudo()
-        ids = [order_id for order_id in self._origin.ids if order_id]
-        requests = Request.search([("res_model", "=", self._name), ("res_id", "in", ids)]) if ids else Request
-        by_order = defaultdict(lambda: Request)
-        for request in requests:
-            by_order[request.res_id] |= request
-        user = self.env.user
-        for order in self:
-            mine = by_order[order._origin.id]
-            order.distribution_approval_request_ids = mine
-            order.distribution_approval_count = len(mine)
-            order.distribution_approval_last_id = mine[:1]
-            order.distribution_approval_state = mine[:1].state
-            order.distribution_approval_last_name = mine[:1].name
-            order.distribution_approval_last_comment = mine[:1].decision_comment
-            order.distribution_approval_can_decide = any(
-                request.state == "pending" and not request._refusal(user) for request in mine
-            )
 
     # -- the gate ------------------------------------------------------------------------------------
     def button_confirm(self):

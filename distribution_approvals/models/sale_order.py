@@ -1,6 +1,5 @@
 import hashlib
 import json
-from collections import defaultdict
 
 from odoo import api
 from odoo import fields
@@ -8,8 +7,6 @@ from odoo import models
 from odoo.addons.distribution_orchestration.models.distribution_exception import OPEN_STATES
 from odoo.addons.distribution_orchestration.services import validation
 from odoo.exceptions import UserError
-
-from .distribution_approval_request import STATES
 
 REJECTION_TEMPLATE = "distribution_approvals.mail_template_distribution_approval_rejected"
 
@@ -22,48 +19,13 @@ class SaleOrder(models.Model):
     _name = "sale.order"
     _inherit = ["sale.order", "distribution.approval.document"]
 
-    distribution_approval_request_ids = fields.Many2many(
-        "distribution.approval.request", string="Approval Requests", compute="_compute_distribution_approvals"
-    )
-    distribution_approval_count = fields.Integer("Approvals", compute="_compute_distribution_approvals")
-    distribution_approval_last_id = fields.Many2one(
-        "distribution.approval.request", "Last Approval Request", compute="_compute_distribution_approvals"
-    )
-    distribution_approval_state = fields.Selection(
-        STATES, string="Approval Status", compute="_compute_distribution_approvals"
-    )
-    distribution_approval_last_name = fields.Char(
-        "Approval Request Reference", compute="_compute_distribution_approvals"
-    )
-    distribution_approval_last_comment = fields.Text("Approval Comment", compute="_compute_distribution_approvals")
-    distribution_approval_can_decide = fields.Boolean(compute="_compute_distribution_approvals")
-    distribution_approval_can_ask_again = fields.Boolean(compute="_compute_distribution_approvals")
+    distribution_approval_can_ask_again = fields.Boolean(compute="_compute_distribution_approval_can_ask_again")
 
     @api.depends_context("uid")
-    def _compute_distribution_approvals(self):
-        # sudo: the count and the status are shown to whoever sees the order; the list it opens honours
-        # the record rules of the requests.
-        Request = self.env["distribution.approval.request"].sudo()
-        ids = [order_id for order_id in self._origin.ids if order_id]
-        requests = Request.search([("res_model", "=", "sale.order"), ("res_id", "in", ids)]) if ids else Request
-        by_order = defaultdict(lambda: Request)
-        for request in requests:
-            by_order[request.res_id] |= request
-        user = self.env.user
+    def _compute_distribution_approval_can_ask_again(self):
         for order in self:
-            mine = by_order[order._origin.id]
-            last = mine[:1]
-            order.distribution_approval_request_ids = mine
-            order.distribution_approval_count = len(mine)
-            order.distribution_approval_last_id = last
-            order.distribution_approval_state = last.state
-            order.distribution_approval_last_name = last.name
-            order.distribution_approval_last_comment = last.decision_comment
-            order.distribution_approval_can_decide = any(
-                request.state == "pending" and not request._refusal(user) for request in mine
-            )
             order.distribution_approval_can_ask_again = (
-                last.state in ("rejected", "cancelled")
+                order.distribution_approval_state in ("rejected", "cancelled")
                 and order.state in ("draft", "sent")
                 and order.distribution_validation_state == "on_hold"
             )
