@@ -23,9 +23,17 @@ from ..services import approval
 LINK_SCOPE = "distribution_approvals.decision_link"
 LINK_PREFIX = "/distribution/approval"
 
+_logger = logging.getLogger(__name__)
 
-class DistributionApprovalRequestTierLink(models.Model):
-    """The one-click decision link of a tier: each approver gets their own link, signed with the
+CRON = "distribution_approvals.ir_cron_distribution_approval_escalate"
+WORKFLOW = "approval_escalation"
+EVENT_ESCALATED = "approval.escalated"
+
+
+class DistributionApprovalRequestTier(models.Model):
+    """The one-click decision link of a tier, and the escalation of overdue tiers.
+
+    The link: each approver gets their own link, signed with the
     database secret and bound to the request, the tier and the approver. The link opens a confirmation
     page (reading never decides); the decision is a CSRF-protected POST of the logged-in approver.
 
@@ -193,21 +201,8 @@ class DistributionApprovalRequestTierLink(models.Model):
             request=approval_request.name,
         )
 
-
-_logger = logging.getLogger(__name__)
-
-CRON = "distribution_approvals.ir_cron_distribution_approval_escalate"
-WORKFLOW = "approval_escalation"
-EVENT_ESCALATED = "approval.escalated"
-
-
-class DistributionApprovalRequestTierEscalation(models.Model):
-    """Escalation of overdue tiers: a scheduled action adds each escalation level's person to the
-    approvers of a tier past its SLA, once per level and in level order, and never once the tier or its
-    request is decided."""
-
-    _inherit = "distribution.approval.request.tier"
-
+    # -- escalation: a scheduled action adds each escalation level's person to the approvers of a tier
+    # past its SLA, once per level and in level order, and never once the tier or its request is decided.
     def write(self, vals):
         # A tier that leaves 'pending' (approved, rejected, cancelled) is decided: its escalation stops
         # with it, so the scheduled action has nothing left to find.

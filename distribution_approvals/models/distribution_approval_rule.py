@@ -58,7 +58,7 @@ class DistributionApprovalRule(models.Model):
         currency_field="currency_id",
         help="Requests under this amount are approved at once, and recorded like the others. 0: never.",
     )
-    four_eyes = fields.Boolean("Four Eyes", default=True, help="One person may approve at most one tier of a request.")
+    four_eyes = fields.Boolean(default=True, help="One person may approve at most one tier of a request.")
     tier_ids = fields.One2many("distribution.approval.tier", "rule_id", "Tiers", copy=True)
     request_count = fields.Integer(compute="_compute_request_count")
 
