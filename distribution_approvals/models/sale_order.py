@@ -264,13 +264,7 @@ class SaleOrder(models.Model):
                 distribution_approval_comment=request.decision_comment,
                 distribution_approval_approver=approver,
                 distribution_approval_reason=request.reason,
-            ).message_post_with_source(
-                template,
-                subtype_xmlid="mail.mt_note",
-                partner_ids=partners.ids,
-                # The note is the approver's answer: theirs, whatever address the template sends from.
-                author_id=self.env.user.partner_id.id,
-            )
+            ).message_post_with_source(template, subtype_xmlid="mail.mt_note", partner_ids=partners.ids)
         else:
             self.message_post(
                 body=self.env._(
