@@ -4,6 +4,8 @@ from . import distribution_approval_request_tier
 from . import distribution_approval_rule
 from . import distribution_audit_entry
 from . import distribution_audit_mixin
+from . import distribution_exception
+from . import distribution_validation_check
 from . import distribution_validation_rule
 from . import distribution_workflow_run
 from . import purchase_order

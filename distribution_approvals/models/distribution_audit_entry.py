@@ -19,6 +19,7 @@ ACTIONS = [
     ("escalated", "Escalated"),
     ("cancelled", "Cancelled"),
     ("forced_release", "Forced release"),
+    ("exception_closed", "Exception closed by hand"),
     ("rule_created", "Rule created"),
     ("rule_changed", "Rule changed"),
     ("rule_deleted", "Rule deleted"),

@@ -4,7 +4,6 @@ import json
 from odoo import api
 from odoo import fields
 from odoo import models
-from odoo.addons.distribution_orchestration.models.distribution_exception import OPEN_STATES
 from odoo.addons.distribution_orchestration.services import validation
 from odoo.exceptions import UserError
 
@@ -39,8 +38,8 @@ class SaleOrder(models.Model):
     def _distribution_outcome_blocks(self, outcome):
         return outcome == "approval" or super()._distribution_outcome_blocks(outcome)
 
-    def _distribution_validate(self):
-        held = super()._distribution_validate()
+    def _distribution_after_validation(self):
+        result = super()._distribution_after_validation()
         # The approval requests are made once the whole pass is over, from the open exceptions of rules
         # that require approval: an approval granted at once (auto-approve threshold) then releases an
         # order whose checks are all done. Asking again is a no-op while a request covers the order.
@@ -51,24 +50,21 @@ class SaleOrder(models.Model):
             .search(
                 [
                     ("sale_order_id", "in", self.ids),
-                    ("state", "in", OPEN_STATES),
+                    ("is_open", "=", True),
                     ("rule_id.outcome", "=", "approval"),
                 ]
             )
         )
         for exception in exceptions:
             exception.sale_order_id.with_env(self.env)._distribution_request_approval(exception, exception.message)
-        # An approval granted at once may have released some orders already.
-        return self.browse(held.ids).filtered(
-            lambda o: o.state in ("draft", "sent") and o.distribution_validation_state == "on_hold"
-        )
+        return result
 
-    def _distribution_check(self, rule, order, data):
-        finding = super()._distribution_check(rule, order, data)
+    def _distribution_review_finding(self, rule, finding):
+        finding = super()._distribution_review_finding(rule, finding)
         if finding.passed or rule.outcome != "approval":
             return finding
         # Validated again while held for another reason: an approval given to the order as it is stands.
-        approved = order._distribution_approval_covering(rule)
+        approved = self._distribution_approval_covering(rule)
         if not approved:
             return finding
         return validation.Finding(
@@ -101,7 +97,7 @@ class SaleOrder(models.Model):
         if current.state == "pending":
             current._finish("cancelled", self.env._("%s changed: a new request replaces this one.", self.name))
         rule = exception.rule_id
-        exception.write({"state": "waiting_approval"})
+        exception._set_waiting_approval()
         user = self.env.user
         # A validation pass run by a scheduled action, or by the system after a decision, asks on behalf
         # of the salesperson.
@@ -121,26 +117,39 @@ class SaleOrder(models.Model):
             },
             requester=requester,
         )
-        exception.write({"approval_request_id": request.id})
+        exception._link_approval_request(request)
         return request
 
     def _distribution_approval_fingerprint(self):
-        """What an approval of the order is given for: customer, addresses, pricelist, warehouse, dates
-        and lines. An approval no longer covers an order whose fingerprint changed."""
+        """What an approval of the order is given for: company, customer, addresses, pricelist, currency,
+        payment terms, fiscal position, warehouse, dates, lines (with their taxes) and total. An approval
+        no longer covers an order whose fingerprint changed."""
         self.ensure_one()
         lines = sorted(
-            (line.product_id.id, line.product_uom.id, line.product_uom_qty, line.price_unit, line.discount)
+            (
+                line.product_id.id,
+                line.product_uom.id,
+                line.product_uom_qty,
+                line.price_unit,
+                line.discount,
+                sorted(line.tax_id.ids),
+            )
             for line in self.order_line
             if not line.display_type
         )
         data = {
+            "company": self.company_id.id,
             "partner": self.partner_id.id,
+            "invoice_address": self.partner_invoice_id.id,
             "shipping": self.partner_shipping_id.id,
             "pricelist": self.pricelist_id.id,
             "currency": self.currency_id.id,
+            "payment_term": self.payment_term_id.id,
+            "fiscal_position": self.fiscal_position_id.id,
             "warehouse": self.warehouse_id.id,
             "commitment_date": fields.Datetime.to_string(self.commitment_date) if self.commitment_date else None,
             "lines": lines,
+            "amount_total": self.currency_id.round(self.amount_total),
         }
         return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -245,16 +254,13 @@ class SaleOrder(models.Model):
             return
         approver = ", ".join(request.decision_ids.filtered(lambda d: d.decision == "reject").user_id.mapped("name"))
         if exception.is_open:
-            exception.write(
-                {
-                    "state": "in_progress",
-                    "resolution_note": self.env._(
-                        "%(request)s rejected by %(approver)s: %(comment)s",
-                        request=request.name,
-                        approver=approver,
-                        comment=request.decision_comment,
-                    ),
-                }
+            exception._reopen(
+                self.env._(
+                    "%(request)s rejected by %(approver)s: %(comment)s",
+                    request=request.name,
+                    approver=approver,
+                    comment=request.decision_comment,
+                )
             )
         template = self.env.ref(REJECTION_TEMPLATE, raise_if_not_found=False)
         partners = self.user_id.partner_id
@@ -279,7 +285,7 @@ class SaleOrder(models.Model):
         self.ensure_one()
         exception = self._distribution_approval_exception(request)
         if exception and exception.state == "waiting_approval" and exception.approval_request_id == request:
-            exception.write({"state": "in_progress"})
+            exception._reopen()
 
     def _distribution_cancel_approvals(self, comment):
         # sudo: pending requests of the order are withdrawn by the system whoever acts on the order.
@@ -292,17 +298,13 @@ class SaleOrder(models.Model):
             request._finish("cancelled", comment)
 
     # -- release ---------------------------------------------------------------------------------------
-    def _distribution_force_release(self, reason):
-        """A forced release is audited: who, why, and the exceptions it closed."""
-        # sudo: the exceptions are read before they close, to say in the audit trail which ones did.
-        closing = {
-            order.id: order.sudo().distribution_exception_ids.filtered(lambda e: e.blocking and e.is_open)
-            for order in self
-        }
-        result = super()._distribution_force_release(reason)
+    def _distribution_on_forced_release(self, closed, reason):
+        """A forced release is audited: who, why, and the exceptions it closed; its pending requests are
+        withdrawn."""
+        result = super()._distribution_on_forced_release(closed, reason)
         Audit = self.env["distribution.audit.entry"]
         for order in self:
-            exceptions = closing[order.id]
+            exceptions = closed.get(order) or self.env["distribution.exception"]
             Audit._append(
                 "forced_release",
                 order,
@@ -325,56 +327,37 @@ class SaleOrder(models.Model):
         )
         return result
 
-    def _distribution_hold_notification(self):
+    def _distribution_hold_notice(self):
         """Orders waiting for an approval say so, and who decides."""
-        waiting = self.filtered(lambda o: "approval" in o.distribution_check_ids.mapped("outcome"))
-        approval_only = waiting.filtered(lambda o: "hold" not in o.distribution_check_ids.mapped("outcome"))
-        rest = self - approval_only
-        action = super(SaleOrder, rest)._distribution_hold_notification() if rest else None
-        parts = []
-        for order in waiting:
-            # sudo: see _compute_distribution_approvals.
-            pending = order.sudo().distribution_approval_request_ids.filtered(lambda r: r.state == "pending")
-            rejected = order.sudo().distribution_approval_last_id.filtered(lambda r: r.state == "rejected")
-            if pending:
-                parts.append(
-                    self.env._(
-                        "%(order)s waits for approval (%(requests)s), decided by %(who)s.",
-                        order=order.name,
-                        requests=", ".join(pending.mapped("name")),
-                        who=", ".join(sorted(set(pending.current_approver_ids.mapped("name"))))
-                        or self.env._("a Distribution Approver"),
-                    )
-                )
-            elif rejected:
-                parts.append(
-                    self.env._(
-                        "%(order)s: approval %(request)s was rejected (%(comment)s). Change the order or ask again.",
-                        order=order.name,
-                        request=rejected.name,
-                        comment=rejected.decision_comment,
-                    )
-                )
-        if action is None:
-            return {
-                "type": "ir.actions.client",
-                "tag": "display_notification",
-                "params": {
-                    "title": self.env._("Not confirmed: waiting for approval"),
-                    "message": "\n".join(parts),
-                    "type": "warning",
-                    "sticky": True,
-                    "next": {"type": "ir.actions.client", "tag": "soft_reload"},
-                },
-            }
-        if parts:
-            action["params"]["message"] = "\n".join([action["params"]["message"], *parts])
-        return action
+        kind, text = super()._distribution_hold_notice()
+        if "approval" not in self.distribution_check_ids.mapped("outcome"):
+            return kind, text
+        # sudo: see _compute_distribution_approvals.
+        pending = self.sudo().distribution_approval_request_ids.filtered(lambda r: r.state == "pending")
+        rejected = self.sudo().distribution_approval_last_id.filtered(lambda r: r.state == "rejected")
+        line = ""
+        if pending:
+            line = self.env._(
+                "%(order)s waits for approval (%(requests)s), decided by %(who)s.",
+                order=self.name,
+                requests=", ".join(pending.mapped("name")),
+                who=", ".join(sorted(set(pending.current_approver_ids.mapped("name"))))
+                or self.env._("a Distribution Approver"),
+            )
+        elif rejected:
+            line = self.env._(
+                "%(order)s: approval %(request)s was rejected (%(comment)s). Change the order or ask again.",
+                order=self.name,
+                request=rejected.name,
+                comment=rejected.decision_comment,
+            )
+        return (kind if kind == "hold" else "approval"), " ".join(part for part in (text, line) if part)
 
     # -- buttons ------------------------------------------------------------------------------------
     def action_distribution_request_approval(self):
         """Button: the salesperson asks again after a rejection (or a withdrawal)."""
         self.ensure_one()
+        self.check_access("write")
         if self.state not in ("draft", "sent") or self.distribution_validation_state != "on_hold":
             raise UserError(self.env._("%s is not on hold: there is nothing to approve.", self.name))
         # sudo: the salesperson may not read the exception queue; the request is made for them.

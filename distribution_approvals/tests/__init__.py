@@ -1,3 +1,4 @@
+from . import test_attack_order_approval
 from . import test_audit
 from . import test_escalation
 from . import test_inventory_approval

@@ -1,11 +1,13 @@
 from odoo import Command
+from odoo.addons.distribution_observability.tests.rpc import JsonRpcMixin
 from odoo.tests import new_test_user
+from odoo.tests.common import HttpCase
 from odoo.tests.common import TransactionCase
 
 APPROVER = "distribution_approvals.group_distribution_approver"
 
 
-class ApprovalCase(TransactionCase):
+class ApprovalFixtures:
     """A salesperson who requests, three approvers, a Distribution Manager, a customer with a tag, a
     product category and an order. Rules are built with ``_rule``; requests with ``_request``."""
 
@@ -96,3 +98,12 @@ class ApprovalCase(TransactionCase):
             lambda a: a.activity_type_id
             == self.env.ref("distribution_approvals.mail_activity_type_distribution_approval")
         )
+
+
+class ApprovalCase(ApprovalFixtures, TransactionCase):
+    """The fixtures, in a transaction rolled back after each test."""
+
+
+class ApprovalHttpCase(ApprovalFixtures, JsonRpcMixin, HttpCase):
+    """The fixtures, with a server that answers JSON-RPC: for the tests that attack a gate through the
+    doors a user has."""

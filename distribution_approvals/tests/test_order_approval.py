@@ -75,7 +75,7 @@ class TestOrderApproval(ApprovalCase):
         self.assertEqual(
             items["stock_position"]["value"], [{"product": "Approval Widget", "demand": 10.0, "free": 0.0}]
         )
-        self.assertEqual(action["params"]["title"], "Not confirmed: waiting for approval")
+        self.assertEqual(action["params"]["title"], "Not confirmed: waiting for a decision")
         self.assertIn(request.name, action["params"]["message"])
         approvers = self._approval_activities(request).user_id
         self.assertIn(self.approver_1, approvers)
@@ -169,10 +169,12 @@ class TestOrderApproval(ApprovalCase):
         self.assertNotEqual(first, second)
         items = {item["key"]: item["value"] for item in second.context_snapshot["items"]}
         self.assertEqual(items["discount_pct"], 40.0)
-        # The condition clears: the pending request is withdrawn, the order confirms.
+        # The condition clears: the pending request is withdrawn; saving does not confirm, the salesperson does.
         order.with_user(self.requester).write({"order_line": [Command.update(line.id, {"discount": 5.0})]})
         self.assertEqual(second.state, "cancelled")
-        self.assertEqual(order.distribution_validation_state, "released")
+        self.assertEqual(order.distribution_validation_state, "validated")
+        self.assertEqual(order.state, "draft")
+        order.with_user(self.requester).action_confirm()
         self.assertEqual(order.state, "sale")
 
     def test_auto_approved_under_the_threshold_confirms_at_once(self):

@@ -3,6 +3,8 @@ from datetime import timedelta
 from odoo import api
 from odoo import fields
 from odoo import models
+from odoo.addons.distribution_observability.services import verbs
+from odoo.exceptions import AccessError
 from odoo.exceptions import UserError
 
 CATEGORIES = [
@@ -21,7 +23,13 @@ CATEGORIES = [
     ("integration", "Integration"),
     ("other", "Other"),
 ]
-OPEN_STATES = ("new", "in_progress", "waiting_approval")
+# The states in which an exception is done with; every other state is open (another addon may add open
+# states with selection_add, such as one waiting for an approval). Use _open_states() for the open ones.
+CLOSED_STATES = ("resolved", "dismissed")
+USER_GROUP = "distribution_observability.group_distribution_user"
+MANAGER_GROUP = "distribution_observability.group_distribution_manager"
+# The server verb inside which an exception's guarded fields are written (see _distribution_guarded_fields).
+VERB = "distribution_exception"
 # Hours to resolve, by category, when no routing line says otherwise.
 DEFAULT_SLA_HOURS = {"credit": 8, "stock_shortage": 4, "rush": 2, "date_infeasible": 8, "integration": 4}
 
@@ -50,7 +58,6 @@ class DistributionException(models.Model):
         [
             ("new", "New"),
             ("in_progress", "In Progress"),
-            ("waiting_approval", "Waiting Approval"),
             ("resolved", "Resolved"),
             ("dismissed", "Dismissed"),
         ],
@@ -89,11 +96,30 @@ class DistributionException(models.Model):
 
     def init(self):
         # At most one open exception per source and document, even with several workers raising it.
+        # Open is "not closed", so that the open states other addons add are covered.
         self.env.cr.execute("""
             CREATE UNIQUE INDEX IF NOT EXISTS distribution_exception_one_open_idx
                 ON distribution_exception (source_key, res_model, res_id)
-             WHERE state IN ('new', 'in_progress', 'waiting_approval')
+             WHERE state NOT IN ('resolved', 'dismissed')
         """)
+
+    @api.model
+    def _open_states(self):
+        """Hook: the states of an exception that still needs a person (every state but the closed ones)."""
+        return tuple(value for value, _label in self._fields["state"].selection if value not in CLOSED_STATES)
+
+    @api.model
+    def _distribution_guarded_fields(self):
+        """Hook: the fields that say what the exception is and where it stands. They are written only inside
+        the model's own verbs (raise, start, resolve, dismiss, reopen...), which check who acts; a user edits
+        the owner, the team, the deadline, the severity and the resolution note. Another addon adds its own
+        (an approval link)."""
+        guarded = (
+            "name", "category", "kind", "state", "message", "reason_code", "source_key", "rule_id", "res_model",
+            "res_id", "sale_order_id", "partner_id", "values", "blocking", "resolved_by_id", "resolved_at",
+            "company_id",
+        )
+        return dict.fromkeys(guarded, VERB)
 
     @api.model
     def _selection_record_ref(self):
@@ -114,11 +140,11 @@ class DistributionException(models.Model):
     @api.depends("state")
     def _compute_is_open(self):
         for exception in self:
-            exception.is_open = exception.state in OPEN_STATES
+            exception.is_open = exception.state not in CLOSED_STATES
 
     def _search_is_open(self, operator, value):
         positive = (operator == "=") == bool(value)
-        return [("state", "in" if positive else "not in", OPEN_STATES)]
+        return [("state", "not in" if positive else "in", CLOSED_STATES)]
 
     @api.depends_context("uid")
     def _compute_age_hours(self):
@@ -131,15 +157,20 @@ class DistributionException(models.Model):
         now = fields.Datetime.now()
         for exception in self:
             exception.is_overdue = (
-                exception.state in OPEN_STATES and bool(exception.deadline) and exception.deadline < now
+                exception.state not in CLOSED_STATES and bool(exception.deadline) and exception.deadline < now
             )
 
     def _search_is_overdue(self, operator, value):
-        domain = [("state", "in", OPEN_STATES), ("deadline", "<", fields.Datetime.now())]
+        domain = [("state", "not in", CLOSED_STATES), ("deadline", "<", fields.Datetime.now())]
         return domain if (operator == "=") == bool(value) else ["!", *domain]
 
     @api.model_create_multi
     def create(self, vals_list):
+        # Exceptions are raised by the system (_raise_for), never typed in: what holds an order is its rule.
+        if not verbs.inside(VERB, self):
+            raise AccessError(
+                self.env._("Exceptions are raised by their rules and integrations; they cannot be created by hand.")
+            )
         for vals in vals_list:
             if vals.get("name", "/") == "/":
                 vals["name"] = self.env["ir.sequence"].next_by_code("distribution.exception") or "/"
@@ -148,22 +179,49 @@ class DistributionException(models.Model):
             self.env["distribution.outbound.event"]._emit("exception.created", exception, exception._event_data())
         return exceptions
 
+    def write(self, vals):
+        refused = verbs.refused_fields(self, vals, self._distribution_guarded_fields()) if self else []
+        if refused:
+            raise AccessError(
+                self.env._(
+                    "%(fields)s of an exception change through its buttons (Start, Resolve, Dismiss) or its rule, "
+                    "not by writing them.",
+                    fields=", ".join(self._fields[name].string for name in refused),
+                )
+            )
+        return super().write(vals)
+
+    @api.ondelete(at_uninstall=False)
+    def _unlink_except_open(self):
+        # An open exception may hold an order or wait for a decision: it is closed (and the closing logged),
+        # not deleted.
+        if any(exception.is_open for exception in self):
+            raise UserError(self.env._("An open exception cannot be deleted: resolve or dismiss it."))
+
+    def _write_as_system(self, vals):
+        """Write guarded fields: for the model's own verbs only, once they checked who acts."""
+        with verbs.server_verb(VERB, self):
+            return self.write(vals)
+
     def _event_data(self):
         """What the outbound exception events say."""
         self.ensure_one()
+        # sudo: the event names the document for its receivers, whoever acts on the exception (a credit
+        # controller may not read every order).
+        exception = self.sudo()
         return {
-            "reference": self.name,
-            "category": self.category,
-            "kind": self.kind,
-            "severity": self.severity,
-            "state": self.state,
-            "message": self.message,
-            "reason_code": self.reason_code,
-            "document": {"model": self.res_model, "id": self.res_id,
-                         "name": self.record_ref.display_name if self.record_ref else None},
-            "owner": self.user_id.name or None,
-            "deadline": self.deadline and fields.Datetime.to_string(self.deadline),
-            "resolution_note": self.resolution_note or None,
+            "reference": exception.name,
+            "category": exception.category,
+            "kind": exception.kind,
+            "severity": exception.severity,
+            "state": exception.state,
+            "message": exception.message,
+            "reason_code": exception.reason_code,
+            "document": {"model": exception.res_model, "id": exception.res_id,
+                         "name": exception.record_ref.display_name if exception.record_ref else None},
+            "owner": exception.user_id.name or None,
+            "deadline": exception.deadline and fields.Datetime.to_string(exception.deadline),
+            "resolution_note": exception.resolution_note or None,
         }
 
     # -- raising and resolving -----------------------------------------------------------------
@@ -191,7 +249,7 @@ class DistributionException(models.Model):
                 ("source_key", "=", source_key),
                 ("res_model", "=", record._name),
                 ("res_id", "=", record.id),
-                ("state", "in", OPEN_STATES),
+                ("state", "not in", CLOSED_STATES),
             ],
             limit=1,
         )
@@ -202,11 +260,12 @@ class DistributionException(models.Model):
             "blocking": blocking,
         }
         if existing:
-            existing.write(vals)
+            existing._write_as_system(vals)
             return existing
         company = record.company_id if "company_id" in record and record.company_id else self.env.company
         partner = record.partner_id.commercial_partner_id if "partner_id" in record else self.env["res.partner"]
-        return Exception_.create(
+        with verbs.server_verb(VERB, Exception_):
+            return Exception_.create(
             dict(
                 vals,
                 source_key=source_key,
@@ -219,8 +278,8 @@ class DistributionException(models.Model):
                 sale_order_id=record.id if record._name == "sale.order" else False,
                 partner_id=partner.id,
                 company_id=company.id,
+                )
             )
-        )
 
     @api.model
     def _resolve_for(self, record, source_keys, note):
@@ -231,27 +290,56 @@ class DistributionException(models.Model):
                 ("source_key", "in", list(source_keys)),
                 ("res_model", "=", record._name),
                 ("res_id", "=", record.id),
-                ("state", "in", OPEN_STATES),
+                ("state", "not in", CLOSED_STATES),
             ]
         )
         open_ones._mark_resolved(note, auto=True)
         return open_ones
 
     def _mark_resolved(self, note, auto=False):
+        """Verb: the exceptions are resolved with ``note`` (by the current user, or by the system when
+        ``auto``); documents waiting on them may go on. For the server's own code: who may resolve is
+        checked by the callers (action_resolve for people)."""
+        self._close("resolved", {exception: note for exception in self}, auto=auto)
+
+    def _close(self, state, notes, auto=False, settle=True):
+        """Close the exceptions in ``state`` (resolved or dismissed), each with its own note from
+        ``notes`` ({exception: note}), emit ``exception.resolved`` and, when ``settle``, let the documents
+        waiting on them go on (a forced release releases them itself)."""
         if not self:
             return
-        self.write(
-            {
-                "state": "resolved",
-                "resolution_note": note,
-                "resolved_at": fields.Datetime.now(),
-                "resolved_by_id": False if auto else self.env.user.id,
-            }
-        )
-        self.activity_ids.action_feedback(feedback=note)
+        now = fields.Datetime.now()
         for exception in self:
+            exception._write_as_system(
+                {
+                    "state": state,
+                    "resolution_note": notes.get(exception) or exception.resolution_note,
+                    "resolved_at": now,
+                    "resolved_by_id": False if auto else self.env.user.id,
+                }
+            )
+            exception.activity_ids.action_feedback(feedback=exception.resolution_note or state)
             self.env["distribution.outbound.event"]._emit("exception.resolved", exception, exception._event_data())
-        self._on_resolved()
+        if settle:
+            self._on_resolved()
+
+    def _set_waiting_approval(self):
+        """Verb (hook for an approvals addon): the exceptions wait for a decision; emits
+        ``exception.updated``."""
+        self._move_to("waiting_approval", None)
+
+    def _reopen(self, note=None):
+        """Verb: the exceptions go back to work (in progress), with ``note`` when given (a rejection's
+        comment); emits ``exception.updated``."""
+        self._move_to("in_progress", note)
+
+    def _move_to(self, state, note):
+        for exception in self.filtered("is_open"):
+            vals = {"state": state}
+            if note:
+                vals["resolution_note"] = note
+            exception._write_as_system(vals)
+            self.env["distribution.outbound.event"]._emit("exception.updated", exception, exception._event_data())
 
     def _on_resolved(self):
         """Hook: documents waiting on these exceptions may go on (held orders confirm themselves)."""
@@ -284,25 +372,46 @@ class DistributionException(models.Model):
                 )
 
     # -- actions -------------------------------------------------------------------------------
+    def _check_group(self, group, message):
+        # The buttons' groups= only hide them: every verb checks on the server who calls it.
+        if not self.env.user.has_group(group):
+            raise AccessError(message)
+        self.check_access("write")
+
+    def _check_closable_by_hand(self):
+        """Hook: refuse to close by hand an exception that only another verb settles (an approval)."""
+        closed = self.filtered(lambda e: not e.is_open)
+        if closed:
+            raise UserError(self.env._("%s is closed already.", ", ".join(closed.mapped("name"))))
+
     def action_start(self):
-        self.filtered(lambda e: e.state == "new").write({"state": "in_progress"})
+        """Button: a Distribution User takes the exception in hand."""
+        self._check_group(USER_GROUP, self.env._("Only a Distribution User may work an exception."))
+        self.filtered(lambda e: e.state == "new")._move_to("in_progress", None)
 
     def action_resolve(self):
-        """Resolve by hand: a resolution note says what was done."""
+        """Button: a Distribution User resolves by hand; each exception's resolution note says what was done."""
+        self._check_group(USER_GROUP, self.env._("Only a Distribution User may resolve an exception."))
         for exception in self:
             if not exception.resolution_note:
                 raise UserError(self.env._("Write a resolution note on %s first: what was done?", exception.name))
-        self._mark_resolved(self[:1].resolution_note)
+        self._check_closable_by_hand()
+        self._close("resolved", {exception: exception.resolution_note for exception in self})
+        self._on_closed_by_hand("resolved")
 
     def action_dismiss(self):
+        """Button: a Distribution Manager dismisses (the condition stands, but nothing is to be done); the
+        resolution note says why."""
+        self._check_group(MANAGER_GROUP, self.env._("Only a Distribution Manager may dismiss an exception."))
         for exception in self:
             if not exception.resolution_note:
                 raise UserError(self.env._("Write why %s is dismissed in the resolution note first.", exception.name))
-        self.write({"state": "dismissed", "resolved_at": fields.Datetime.now(), "resolved_by_id": self.env.user.id})
-        self.activity_ids.action_feedback(feedback=self.env._("Dismissed"))
-        for exception in self:
-            self.env["distribution.outbound.event"]._emit("exception.resolved", exception, exception._event_data())
-        self._on_resolved()
+        self._check_closable_by_hand()
+        self._close("dismissed", {exception: exception.resolution_note for exception in self})
+        self._on_closed_by_hand("dismissed")
+
+    def _on_closed_by_hand(self, state):
+        """Hook: the exceptions were closed by a person (resolved or dismissed); an audit trail records it."""
 
     def action_open_document(self):
         self.ensure_one()

@@ -1,3 +1,4 @@
+from odoo import api
 from odoo import fields
 from odoo import models
 
@@ -19,3 +20,11 @@ class DistributionValidationCheck(models.Model):
     message = fields.Text()
     values = fields.Json(help="The values the rule saw.")
     company_id = fields.Many2one(related="order_id.company_id", store=True)
+    blocks = fields.Boolean(
+        compute="_compute_blocks", help="The check holds its order (a hold, or an outcome another addon adds)."
+    )
+
+    @api.depends("outcome")
+    def _compute_blocks(self):
+        for check in self:
+            check.blocks = check.order_id._distribution_outcome_blocks(check.outcome)

@@ -1,3 +1,4 @@
+import logging
 from collections import defaultdict
 
 from markupsafe import Markup
@@ -5,7 +6,9 @@ from markupsafe import Markup
 from odoo import api
 from odoo import fields
 from odoo import models
+from odoo.addons.distribution_observability.services import verbs
 from odoo.exceptions import AccessError
+from odoo.exceptions import UserError
 from odoo.tools import SQL
 
 from ..services import dispatch
@@ -22,6 +25,14 @@ REVALIDATE_FIELDS = {
     "partner_shipping_id",
 }
 MANAGER_GROUP = "distribution_observability.group_distribution_manager"
+_logger = logging.getLogger(__name__)
+# The server verbs of the pipeline. Their guard fields (see _distribution_guarded_fields) are written only
+# inside them: no context key, no direct write, no sudo() opens them.
+VALIDATION = "distribution_validation"
+RELEASE = "distribution_release"
+CONFIRM = "distribution_confirm"
+# Around the validation that saving a held quotation runs: a hold that clears then never confirms.
+SAVING = "distribution_saving"
 
 
 class SaleOrder(models.Model):
@@ -54,7 +65,7 @@ class SaleOrder(models.Model):
     def _compute_distribution_exception_count(self):
         counts = dict(
             self.env["distribution.exception"]._read_group(
-                [("sale_order_id", "in", self.ids), ("state", "in", ("new", "in_progress", "waiting_approval"))],
+                [("sale_order_id", "in", self.ids), ("is_open", "=", True)],
                 ["sale_order_id"],
                 ["__count"],
             )
@@ -84,35 +95,100 @@ class SaleOrder(models.Model):
             tier = order.partner_id.commercial_partner_id.distribution_sla_tier_id
             inputs[order.id] = {
                 "sla_target_hours": tier.target_hours if tier else None,
-                "hours_to_promise": dispatch.hours_between(now, order.commitment_date or order.expected_date),
+                "hours_to_promise": dispatch.hours_between(now, order._distribution_promise_date()),
                 "order_value": order.amount_total / order.currency_rate if order.currency_rate else 0.0,
                 "tier_weight": tier.weight if tier else 1.0,
             }
         return inputs
 
+    def _distribution_promise_date(self):
+        """What the customer was promised: the commitment date when one was given, else the date Odoo
+        expects to deliver. The one definition used by the checks, dispatch priority, carrier ETAs and
+        notifications."""
+        self.ensure_one()
+        return self.commitment_date or self.expected_date
+
+    # -- guard fields ---------------------------------------------------------------------------
+    @api.model
+    def _distribution_guarded_fields(self):
+        """Hook: the fields that record whether an order passed its checks, and the verbs that write them."""
+        return {
+            "distribution_validation_state": (VALIDATION, RELEASE),
+            "distribution_hold_reason": (VALIDATION, RELEASE),
+            "distribution_validated_at": (VALIDATION,),
+            "distribution_check_ids": (VALIDATION,),
+            "distribution_released_at": (RELEASE, VALIDATION),
+            "distribution_release_reason": (RELEASE, VALIDATION),
+        }
+
+    def _distribution_refuse_guarded(self, vals):
+        """Refuse a write of the pipeline's guard fields, and a confirmation (state 'sale'), that does
+        not come from the pipeline's own verbs."""
+        refused = verbs.refused_fields(self, vals, self._distribution_guarded_fields())
+        if vals.get("state") == "sale" and not verbs.inside(CONFIRM, self):
+            refused.append("state")
+        if refused:
+            raise AccessError(
+                self.env._(
+                    "%(fields)s of a sales order are set by its Confirm and Release actions and by its checks, "
+                    "not written directly.",
+                    fields=", ".join(self._fields[name].string for name in refused),
+                )
+            )
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            self.browse()._distribution_refuse_guarded(vals)
+        return super().create(vals_list)
+
     def write(self, vals):
+        if self:
+            self._distribution_refuse_guarded(vals)
         result = super().write(vals)
-        if REVALIDATE_FIELDS & set(vals) and not self.env.context.get("distribution_validating"):
+        if vals.get("state") in ("draft", "cancel"):
+            # A release is given to the order as it was: once it leaves confirmation (cancelled, set back
+            # to quotation), its next confirmation runs every check again.
+            self._distribution_forget_release()
+        if REVALIDATE_FIELDS & set(vals):
             held = self.filtered(
                 lambda o: o.distribution_validation_state == "on_hold" and o.state in ("draft", "sent")
             )
-            if held:
-                held._distribution_validate()
+            # Not during a validation pass (a switch of warehouse by a stock proposal): the pass is
+            # running the checks already.
+            if held and not verbs.inside(VALIDATION, held):
+                # Saving a quotation may clear its hold, but never confirms it: confirming stays an act.
+                with verbs.server_verb(SAVING, held):
+                    held._distribution_validate(release=False)
         return result
+
+    def _distribution_forget_release(self):
+        released = self.filtered(lambda o: o.distribution_validation_state in ("released", "validated", "warning"))
+        if released:
+            with verbs.server_verb(VALIDATION, released):
+                released.write(
+                    {
+                        "distribution_validation_state": "not_checked",
+                        "distribution_released_at": False,
+                        "distribution_release_reason": False,
+                    }
+                )
 
     # -- confirmation ---------------------------------------------------------------------------
     def action_confirm(self):
         """Confirm the orders that pass their checks; orders with a failing hold rule stay
-        unconfirmed, on hold, with one exception per failing rule."""
-        if self.env.context.get("distribution_skip_validation"):
-            return super().action_confirm()
+        unconfirmed, on hold, with one exception per failing rule. Only an order released by its own
+        release verb (the holds resolved, a Distribution Manager's release) confirms without its checks."""
         to_check = self.filtered(
             lambda o: o.state in ("draft", "sent") and o.distribution_validation_state != "released"
         )
-        held = to_check._distribution_validate() if to_check else self.browse()
-        # Orders released during the pass (their holds cleared) are confirmed already.
+        held = to_check._distribution_validate(release=False) if to_check else self.browse()
+        # Orders confirmed during the pass (an approval granted at once released them) are done already.
         to_confirm = self - held - to_check.filtered(lambda o: o.state == "sale")
-        result = super(SaleOrder, to_confirm).action_confirm() if to_confirm else True
+        result = True
+        if to_confirm:
+            with verbs.server_verb(CONFIRM, to_confirm):
+                result = super(SaleOrder, to_confirm).action_confirm()
         if held:
             return held._distribution_hold_notification()
         return result
@@ -147,22 +223,35 @@ class SaleOrder(models.Model):
         )
 
     # -- the pipeline ------------------------------------------------------------------------------
-    def _distribution_validate(self):
-        """Run every applicable rule on these orders in one batched pass; store the checks, raise or
-        resolve exceptions, set the validation state. Answer the orders put on hold."""
-        orders = self.with_context(distribution_validating=True)
+    def _distribution_validate(self, release=True):
+        """Run every applicable rule on these orders, one batched pass per company; store the checks,
+        raise or resolve exceptions, set the validation state. Answer the orders put on hold.
+
+        With ``release``, an order whose holds all cleared in this pass confirms (the scheduled
+        re-validation); without, it stays a quotation that its salesperson confirms."""
+        held = self.browse()
+        for company in self.company_id:
+            held |= self.filtered(lambda o, c=company: o.company_id == c)._distribution_validate_company(release)
+        self._distribution_after_validation()
+        return self.browse(held.ids).filtered(
+            lambda o: o.state in ("draft", "sent") and o.distribution_validation_state == "on_hold"
+        )
+
+    def _distribution_validate_company(self, release):
+        """One pass over orders of one company: its rules, its credit settings, its warehouses."""
         was_held = self.filtered(
             lambda o: o.distribution_validation_state == "on_hold" and o.state in ("draft", "sent")
         )
-        rules = self.env["distribution.validation.rule"].search([("company_id", "in", self.company_id.ids)])
+        rules = self.env["distribution.validation.rule"].search([("company_id", "=", self.company_id.id)])
         Run = self.env["distribution.workflow.run"]
-        with Run.track("order_validation", self) as run:
-            data = orders._distribution_gather(rules)
+        with verbs.server_verb(VALIDATION, self), Run.track("order_validation", self) as run:
+            data = self._distribution_gather(rules)
             findings = defaultdict(list)
             for rule in rules:
-                for order in rule._applicable(orders):
-                    findings[order.id].append((rule, orders._distribution_check(rule, order, data)))
-            held = orders._distribution_apply(findings)
+                for order in rule._applicable(self):
+                    finding = self._distribution_check(rule, order, data)
+                    findings[order.id].append((rule, order._distribution_review_finding(rule, finding)))
+            held = self._distribution_apply(findings)
             if held:
                 reasons = sorted(
                     {code for o in held for code in (o.distribution_hold_reason or "").split(", ") if code}
@@ -176,31 +265,42 @@ class SaleOrder(models.Model):
             else:
                 run.reason = "validated"
         cleared = was_held - held
-        if cleared:
+        if cleared and release:
             # sudo: see _distribution_exceptions_cleared.
             cleared.sudo()._distribution_release(
                 self.env._("The holds cleared when the order was validated again."), reason_code="holds_cleared"
             )
-        return self.browse(held.ids)
+        return held
+
+    def _distribution_after_validation(self):
+        """Hook: called once a validation pass over these orders is over (another addon asks for the
+        approvals the pass found necessary)."""
+
+    def _distribution_review_finding(self, rule, finding):
+        """Hook: the finding of ``rule`` on this order, as it stands once what was already granted to the
+        order is taken into account (another addon turns a failure covered by an approval into a pass)."""
+        self.ensure_one()
+        return finding
 
     def _distribution_gather(self, rules):
-        """What the rules need, read for every order at once (a handful of queries, whatever the
-        number of lines)."""
+        """What the rules need, read for every order of one company at once (a handful of queries,
+        whatever the number of lines)."""
+        company = self.company_id
+        company.ensure_one()
         types = set(rules.mapped("rule_type"))
         data = {"now": fields.Datetime.now()}
         if "credit_limit" in types:
             partners = self.partner_id.commercial_partner_id
             # sudo: receivables are accounting data a salesperson may not read; only totals are used.
-            partners_sudo = partners.sudo().with_company(self.company_id[:1])
+            partners_sudo = partners.sudo().with_company(company)
             # Not stored and without dependencies on orders: read them fresh, not from this transaction's cache.
             partners_sudo.invalidate_recordset(["credit", "debit", "credit_to_invoice"])
             data["credit"] = {
                 p.id: {
                     "receivable": p.credit,
                     "to_invoice": p.credit_to_invoice,
-                    "limit": p.credit_limit
-                    if p.use_partner_credit_limit
-                    else self.company_id[:1].account_default_credit_limit,
+                    # Company-dependent: the partner's own limit in this company, else the company's default.
+                    "limit": p.credit_limit,
                 }
                 for p in partners_sudo
             }
@@ -236,73 +336,90 @@ class SaleOrder(models.Model):
         return free
 
     def _distribution_check(self, rule, order, data):
-        """The finding of one rule on one order, from the gathered data."""
-        kind = rule.rule_type
-        if kind == "credit_limit":
-            partner = order.partner_id.commercial_partner_id
-            figures = data["credit"][partner.id]
-            # Orders of the same customer confirmed in this pass count for the next ones.
-            pending = data.setdefault("credit_pending", defaultdict(float))
-            amount = order._distribution_company_amount()
-            finding = validation.credit_limit(
-                figures["limit"],
-                figures["receivable"],
-                figures["to_invoice"] + pending[partner.id],
-                amount,
-                currency=order.company_id.currency_id.name,
-                enabled=order.company_id.account_use_credit_limit,
-            )
-            if finding.passed or not order._distribution_outcome_blocks(rule.outcome):
-                pending[partner.id] += amount
-            return finding
-        if kind == "stock_availability":
-            demand = order._distribution_demand()
-            free = data["free"]
-            here = free.get(order.warehouse_id.id, {})
-            others = {wh: stock for wh, stock in free.items() if wh != order.warehouse_id.id}
-            names = {wh.id: wh.name for wh in self.env["stock.warehouse"].browse(list(free))}
-            policy = order.partner_id.commercial_partner_id.distribution_backorder_policy or "ship_partial"
-            finding = validation.stock_availability(
-                {p.display_name: q for p, q in demand.items()},
-                {p.display_name: here.get(p.id, 0.0) for p in demand},
-                {wh: {p.display_name: stock.get(p.id, 0.0) for p in demand} for wh, stock in others.items()},
-                names,
-                backorder_policy=policy,
-            )
-            finding.values["warehouse"] = order.warehouse_id.name
-            return finding
-        if kind == "margin_floor":
-            lines = rule._lines(order)
-            return validation.margin_floor(
-                [(line.price_subtotal, order._distribution_line_cost(line)) for line in lines], rule.margin_floor_pct
-            )
-        if kind == "discount_ceiling":
-            lines = rule._lines(order)
-            return validation.discount_ceiling(
-                [(line.product_id.display_name, line.discount) for line in lines], rule.discount_ceiling_pct
-            )
-        if kind == "price_below_pricelist":
-            lines = rule._lines(order)
-            list_prices = order._distribution_pricelist_prices(lines)
-            return validation.price_below_pricelist(
-                [(line.product_id.display_name, line.price_unit, list_prices[line.id]) for line in lines],
-                rule.pricelist_tolerance_pct,
-            )
-        if kind == "date_feasibility":
-            here = data["free"].get(order.warehouse_id.id, {})
-            lines = []
-            for product, qty in order._distribution_demand().items():
-                seller = product.seller_ids[:1]
-                lines.append((here.get(product.id, 0.0) >= qty, product.sale_delay, seller.delay if seller else 0.0))
-            for line in order.order_line.filtered(lambda ln: ln.product_id and not ln.product_id.is_storable):
-                lines.append((True, line.product_id.sale_delay, 0.0))
-            earliest = validation.earliest_date(
-                data["now"], lines, order.company_id.security_lead, order.company_id.po_lead
-            )
-            return validation.date_feasibility(order.commitment_date, earliest)
-        if kind == "rush_shipment":
-            return validation.rush_shipment(order.commitment_date, data["now"], rule.rush_hours)
-        # custom: the order fails when it matches the rule's condition.
+        """The finding of one rule on one order, from the gathered data: the method
+        ``_distribution_check_<rule type>`` (another addon adds a rule type with its own method)."""
+        return getattr(self, f"_distribution_check_{rule.rule_type}")(rule, order, data)
+
+    def _distribution_check_credit_limit(self, rule, order, data):
+        partner = order.partner_id.commercial_partner_id
+        figures = data["credit"][partner.id]
+        # Orders of the same customer confirmed in this pass count for the next ones.
+        pending = data.setdefault("credit_pending", defaultdict(float))
+        amount = order._distribution_company_amount()
+        finding = validation.credit_limit(
+            figures["limit"],
+            figures["receivable"],
+            figures["to_invoice"] + pending[partner.id],
+            amount,
+            currency=order.company_id.currency_id.name,
+            enabled=order.company_id.account_use_credit_limit,
+        )
+        if finding.passed or not order._distribution_outcome_blocks(rule.outcome):
+            pending[partner.id] += amount
+        return finding
+
+    def _distribution_check_stock_availability(self, rule, order, data):
+        demand = order._distribution_demand()
+        free = data["free"]
+        here = free.get(order.warehouse_id.id, {})
+        # Alternates are the warehouses of the order's company only (data is gathered per company).
+        others = {wh: stock for wh, stock in free.items() if wh != order.warehouse_id.id}
+        names = {wh.id: wh.name for wh in self.env["stock.warehouse"].browse(list(free))}
+        policy = order.partner_id.commercial_partner_id.distribution_backorder_policy or "ship_partial"
+        finding = validation.stock_availability(
+            {p.display_name: q for p, q in demand.items()},
+            {p.display_name: here.get(p.id, 0.0) for p in demand},
+            {wh: {p.display_name: stock.get(p.id, 0.0) for p in demand} for wh, stock in others.items()},
+            names,
+            backorder_policy=policy,
+        )
+        finding.values["warehouse"] = order.warehouse_id.name
+        return finding
+
+    def _distribution_check_margin_floor(self, rule, order, data):
+        lines = rule._lines(order)
+        return validation.margin_floor(
+            [(line.price_subtotal, order._distribution_line_cost(line)) for line in lines], rule.margin_floor_pct
+        )
+
+    def _distribution_check_discount_ceiling(self, rule, order, data):
+        lines = rule._lines(order)
+        return validation.discount_ceiling(
+            [(line.product_id.display_name, line.discount) for line in lines], rule.discount_ceiling_pct
+        )
+
+    def _distribution_check_price_below_pricelist(self, rule, order, data):
+        lines = rule._lines(order)
+        list_prices = order._distribution_pricelist_prices(lines)
+        # The price the customer pays is the unit price less the line's discount.
+        return validation.price_below_pricelist(
+            [
+                (line.product_id.display_name, line.price_unit * (1.0 - (line.discount or 0.0) / 100.0),
+                 list_prices[line.id])
+                for line in lines
+            ],
+            rule.pricelist_tolerance_pct,
+        )
+
+    def _distribution_check_date_feasibility(self, rule, order, data):
+        here = data["free"].get(order.warehouse_id.id, {})
+        lines = []
+        for product, qty in order._distribution_demand().items():
+            seller = product.seller_ids[:1]
+            lines.append((here.get(product.id, 0.0) >= qty, product.sale_delay, seller.delay if seller else 0.0))
+        for line in order.order_line.filtered(lambda ln: ln.product_id and not ln.product_id.is_storable):
+            lines.append((True, line.product_id.sale_delay, 0.0))
+        earliest = validation.earliest_date(
+            data["now"], lines, order.company_id.security_lead, order.company_id.po_lead
+        )
+        # Only a date given to the customer is checked: the expected date is Odoo's own estimate.
+        return validation.date_feasibility(order.commitment_date, earliest)
+
+    def _distribution_check_rush_shipment(self, rule, order, data):
+        return validation.rush_shipment(order.commitment_date, data["now"], rule.rush_hours)
+
+    def _distribution_check_custom(self, rule, order, data):
+        """The order fails when it matches the rule's condition."""
         matches = (
             bool(order.filtered_domain(rule._domain("custom_domain")))
             if rule.custom_domain not in (False, "", "[]")
@@ -363,7 +480,7 @@ class SaleOrder(models.Model):
                 ("res_model", "=", "sale.order"),
                 ("res_id", "in", self.ids),
                 ("source_key", "=like", "rule:%"),
-                ("state", "in", ("new", "in_progress", "waiting_approval")),
+                ("is_open", "=", True),
             ]
         )
         for order in self:
@@ -468,35 +585,43 @@ class SaleOrder(models.Model):
         return None
 
     def _distribution_hold_notification(self):
-        """Tell the salesperson in plain words: what failed, what to do, who resolves it."""
-        parts = []
-        for order in self:
-            holds = order.distribution_check_ids.filtered(lambda c: c.outcome == "hold")
-            owners = order.distribution_exception_ids.filtered(lambda e: e.blocking and e.is_open)
-            who = ", ".join(
-                sorted(set(owners.user_id.mapped("name")) | set(owners.group_id.mapped("name")))
-            ) or self.env._("the Distribution team")
-            lines = " ".join(holds.mapped("message"))
-            parts.append(
-                self.env._(
-                    "%(order)s is on hold. %(lines)s Resolved by: %(who)s.", order=order.name, lines=lines, who=who
-                )
-            )
+        """Tell the salesperson in plain words: what failed, what to do, who resolves it (one line per
+        order, from the hook _distribution_hold_notice)."""
+        notices = [order._distribution_hold_notice() for order in self]
         return {
             "type": "ir.actions.client",
             "tag": "display_notification",
             "params": {
-                "title": self.env._("Not confirmed: on hold"),
-                "message": "\n".join(parts),
+                "title": self.env._("Not confirmed: on hold")
+                if any(kind == "hold" for kind, _text in notices)
+                else self.env._("Not confirmed: waiting for a decision"),
+                "message": "\n".join(text for _kind, text in notices if text),
                 "type": "warning",
                 "sticky": True,
                 "next": {"type": "ir.actions.client", "tag": "soft_reload"},
             },
         }
 
+    def _distribution_hold_notice(self):
+        """Hook: ``(kind, text)`` saying why this order is held, for the notification of a refused
+        confirmation; kind is "hold" for the holds of this addon (another addon says "approval")."""
+        self.ensure_one()
+        holds = self.distribution_check_ids.filtered(lambda c: c.outcome == "hold")
+        if not holds:
+            return "other", ""
+        owners = self.distribution_exception_ids.filtered(lambda e: e.blocking and e.is_open)
+        who = ", ".join(
+            sorted(set(owners.user_id.mapped("name")) | set(owners.group_id.mapped("name")))
+        ) or self.env._("the Distribution team")
+        lines = " ".join(holds.mapped("message"))
+        return "hold", self.env._(
+            "%(order)s is on hold. %(lines)s Resolved by: %(who)s.", order=self.name, lines=lines, who=who
+        )
+
     # -- release ------------------------------------------------------------------------------------
     def _distribution_exceptions_cleared(self):
-        """Held orders whose blocking exceptions are all closed confirm themselves."""
+        """Held orders whose blocking exceptions are all closed confirm themselves (except while a
+        quotation is being saved: saving never confirms, the order is then only validated)."""
         waiting = self.filtered(lambda o: o.distribution_validation_state == "on_hold" and o.state in ("draft", "sent"))
         if not waiting:
             return
@@ -508,31 +633,39 @@ class SaleOrder(models.Model):
                 [
                     ("sale_order_id", "in", waiting.ids),
                     ("blocking", "=", True),
-                    ("state", "in", ("new", "in_progress", "waiting_approval")),
+                    ("is_open", "=", True),
                 ],
                 ["sale_order_id"],
             )
         }
         ready = waiting.filtered(lambda o: o.id not in still_blocked)
-        if ready:
+        saving = ready.filtered(lambda o: verbs.inside(SAVING, o))
+        if saving:
+            with verbs.server_verb(VALIDATION, saving):
+                saving.write({"distribution_validation_state": "validated", "distribution_hold_reason": False})
+        if ready - saving:
             # sudo: whoever resolved the last hold (a credit controller, the system) releases the order even
             # without rights on sales orders; the release is logged with its reason.
-            ready.sudo()._distribution_release(self.env._("Every hold was resolved."), reason_code="holds_resolved")
+            (ready - saving).sudo()._distribution_release(
+                self.env._("Every hold was resolved."), reason_code="holds_resolved"
+            )
 
     def _distribution_release(self, reason, reason_code="forced"):
-        """Confirm held orders without their checks, with the reason logged."""
+        """Verb: confirm held orders without their checks, with the reason logged. For the server's own
+        code only (the holds resolved, a Distribution Manager's release): callers check who acts."""
         with self.env["distribution.workflow.run"].track("hold_release", self) as run:
             run.reason = reason_code
             run.message = reason
-            # The release is the point: confirm without running the checks again.
-            self.with_context(distribution_validating=True).write(
-                {
-                    "distribution_validation_state": "released",
-                    "distribution_released_at": fields.Datetime.now(),
-                    "distribution_release_reason": reason,
-                }
-            )
-            self.with_context(distribution_skip_validation=True).action_confirm()
+            with verbs.server_verb(RELEASE, self):
+                self.write(
+                    {
+                        "distribution_validation_state": "released",
+                        "distribution_released_at": fields.Datetime.now(),
+                        "distribution_release_reason": reason,
+                    }
+                )
+            # A released order confirms without its checks: they were settled (action_confirm skips them).
+            self.action_confirm()
             for order in self:
                 data = dict(order._distribution_event_data(), release_reason=reason, release_code=reason_code)
                 self.env["distribution.outbound.event"]._emit("order.released", order, data)
@@ -551,19 +684,28 @@ class SaleOrder(models.Model):
         }
 
     def _distribution_force_release(self, reason):
+        """A Distribution Manager releases held orders: their blocking exceptions are dismissed with the
+        reason, the orders confirm, and _distribution_on_forced_release hears of it."""
         if not self.env.user.has_group(MANAGER_GROUP):
             raise AccessError(self.env._("Only a Distribution Manager may release a hold."))
-        blocking = self.distribution_exception_ids.filtered(lambda e: e.blocking and e.is_open)
-        blocking.sudo().write({"resolution_note": reason})
+        if not (reason or "").strip():
+            raise UserError(self.env._("Write why the hold is released."))
+        held = self.filtered(lambda o: o.distribution_validation_state == "on_hold" and o.state in ("draft", "sent"))
+        if held != self:
+            raise UserError(
+                self.env._("%s is not on hold: there is nothing to release.", ", ".join((self - held).mapped("name")))
+            )
         # sudo: the manager closes the exceptions that hold the order, whoever owns them.
-        blocking.sudo().with_context(distribution_release=True).write(
-            {
-                "state": "dismissed",
-                "resolved_at": fields.Datetime.now(),
-                "resolved_by_id": self.env.user.id,
-            }
-        )
+        closing = {order: order.sudo().distribution_exception_ids.filtered(lambda e: e.blocking and e.is_open)
+                   for order in self}
+        blocking = self.env["distribution.exception"].sudo().union(*closing.values())
+        blocking._close("dismissed", dict.fromkeys(blocking, reason), settle=False)
         self._distribution_release(reason, reason_code="forced")
+        self._distribution_on_forced_release(closing, reason)
+
+    def _distribution_on_forced_release(self, closed, reason):
+        """Hook: held orders were released by a Distribution Manager with ``reason``; ``closed`` maps each
+        order to the blocking exceptions that release dismissed (an audit trail records it)."""
 
     def _distribution_log_release(self):
         """Called by the shipped automation rule 'order released': a note in the chatter."""
@@ -576,7 +718,9 @@ class SaleOrder(models.Model):
 
     def action_distribution_validate(self):
         """Button: run the checks again (the order is not confirmed by this)."""
-        self._distribution_validate()
+        self.check_access("write")
+        with verbs.server_verb(SAVING, self):
+            self._distribution_validate(release=False)
         return True
 
     def action_open_distribution_exceptions(self):
@@ -590,8 +734,11 @@ class SaleOrder(models.Model):
 
     @api.model
     def _cron_revalidate_held_orders(self, batch_size=200):
-        """Run the checks again on orders on hold: stock may have arrived, a payment been made. Rows
-        are locked with SKIP LOCKED, so several workers share the work."""
+        """Run the checks again on orders on hold: stock may have arrived, a payment been made; an order
+        whose holds cleared confirms (the documented automatic release). Rows are locked with SKIP
+        LOCKED, so several workers share the work. Each company's batch runs in a savepoint and, when it
+        fails, its orders one by one: a failing order is recorded as a failed run, goes to the back of
+        the queue, and never stops the others. A full batch asks for the next one at once."""
         self.flush_model(["distribution_validation_state", "state", "distribution_validated_at"])
         # Raw SQL: row locks with SKIP LOCKED are not available through the ORM.
         self.env.cr.execute(
@@ -604,7 +751,36 @@ class SaleOrder(models.Model):
             )
         )
         orders = self.browse([row[0] for row in self.env.cr.fetchall()])
-        if orders:
-            orders._distribution_validate()
-        self.env["ir.cron"]._notify_progress(done=len(orders), remaining=0)
-        return orders
+        failed = self.browse()
+        for company in orders.company_id:
+            batch = orders.filtered(lambda o, c=company: o.company_id == c)
+            if not batch._distribution_validate_isolated():
+                for order in batch:
+                    if not order._distribution_validate_isolated():
+                        failed |= order
+        if failed:
+            # The failure is in the run log (track() writes it outside the rolled back savepoint); the
+            # order waits behind the others for its next try.
+            with verbs.server_verb(VALIDATION, failed):
+                failed.write({"distribution_validated_at": fields.Datetime.now()})
+        remaining = self.search_count(
+            [
+                ("distribution_validation_state", "=", "on_hold"),
+                ("state", "in", ("draft", "sent")),
+                ("id", "not in", orders.ids),
+            ]
+        ) if len(orders) >= batch_size else 0
+        self.env["ir.cron"]._notify_progress(done=len(orders), remaining=remaining)
+        return orders - failed
+
+    def _distribution_validate_isolated(self):
+        """Validate (and release) these orders in a savepoint; answer False when it failed (rolled back)."""
+        try:
+            with self.env.cr.savepoint():
+                self._distribution_validate(release=True)
+        except Exception:  # pylint: disable=broad-except
+            # Whatever one order raises (bad data, a failing rule), the others must go on: the failure is
+            # logged and recorded as a failed run by track().
+            _logger.warning("Re-validation of %s failed", ", ".join(self.mapped("name")), exc_info=True)
+            return False
+        return True

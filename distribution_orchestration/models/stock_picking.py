@@ -41,8 +41,8 @@ class StockPicking(models.Model):
         return [("picking_type_code", "=", "outgoing"), ("state", "not in", ("done", "cancel"))]
 
     def _get_dispatch_inputs(self, now):
-        """Outgoing and not done: SLA tier of the commercial partner, promise = scheduled date (else the
-        order's commitment date), value = the sale order's total in company currency."""
+        """Outgoing and not done: SLA tier of the commercial partner, the promise to the customer
+        (_distribution_promise_date), value = the sale order's total in company currency."""
         inputs = dict.fromkeys(self.ids)
         for picking in self:
             if picking.picking_type_code != "outgoing" or picking.state in ("done", "cancel"):
@@ -52,7 +52,7 @@ class StockPicking(models.Model):
             value = order.amount_total / order.currency_rate if order and order.currency_rate else 0.0
             inputs[picking.id] = {
                 "sla_target_hours": tier.target_hours if tier else None,
-                "hours_to_promise": dispatch.hours_between(now, picking.scheduled_date or order.commitment_date),
+                "hours_to_promise": dispatch.hours_between(now, picking._distribution_promise_date()),
                 "order_value": value,
                 "tier_weight": tier.weight if tier else 1.0,
             }
@@ -115,11 +115,20 @@ class StockPicking(models.Model):
     distribution_carrier_eta = fields.Datetime("Carrier ETA", readonly=True, copy=False)
     distribution_carrier_event_at = fields.Datetime("Last Carrier Event", readonly=True, copy=False)
 
+    def _distribution_promise_date(self):
+        """What the customer was promised for this delivery: the order's promise
+        (sale.order._distribution_promise_date), else the transfer's deadline, else its scheduled date."""
+        self.ensure_one()
+        if self.sale_id:
+            return self.sale_id._distribution_promise_date()
+        return self.date_deadline or self.scheduled_date
+
     def _distribution_record_carrier_event(self, status, eta, event_at, tracking_ref=None):
-        """Record a carrier event (status, ETA, time); an ETA beyond the promise (the order's commitment
-        date, else the deadline, else the scheduled date) raises ``late_transfer``, an ETA back within it
-        or a delivery resolves it. An event older than the last one recorded changes nothing. Never
-        validates the picking: only the warehouse does. Returns the exception raised, if any."""
+        """Record a carrier event (status, ETA, time); an ETA beyond the promise
+        (_distribution_promise_date) raises ``late_transfer``, and so does a carrier exception or delay
+        that gives no ETA (nobody can tell the customer when); an ETA back within the promise or a
+        delivery resolves it. An event older than the last one recorded changes nothing. Never validates
+        the picking: only the warehouse does. Returns the exception raised, if any."""
         self.ensure_one()
         Exception_ = self.env["distribution.exception"]
         if self.distribution_carrier_event_at and event_at and event_at < self.distribution_carrier_event_at:
@@ -130,7 +139,21 @@ class StockPicking(models.Model):
         if tracking_ref and not self.distribution_tracking_ref:
             vals["distribution_tracking_ref"] = tracking_ref
         self.write(vals)
-        promise = self.sale_id.commitment_date or self.date_deadline or self.scheduled_date
+        promise = self._distribution_promise_date()
+        if status in ("exception", "delayed") and not eta:
+            return Exception_._raise_for(
+                self, "carrier_late", "late_transfer",
+                self.env._(
+                    "The carrier reports %(status)s on %(picking)s with no new delivery date. Ask the carrier "
+                    "when it will arrive and warn the customer (promised %(promise)s).",
+                    status=dict(self._fields["distribution_carrier_status"]._description_selection(self.env))[status],
+                    picking=self.name, promise=promise or "-",
+                ),
+                severity="high" if status == "exception" else "medium",
+                reason_code=f"carrier_{status}",
+                values={"eta": None, "promise": str(promise) if promise else None, "status": status,
+                        "tracking_ref": tracking_ref},
+            )
         eta = self.distribution_carrier_eta
         if status != "delivered" and eta and promise and eta > promise:
             return Exception_._raise_for(

@@ -2,11 +2,13 @@ from datetime import timedelta
 
 from odoo import Command
 from odoo import fields
+from odoo.addons.distribution_observability.tests.rpc import JsonRpcMixin
 from odoo.tests import new_test_user
+from odoo.tests.common import HttpCase
 from odoo.tests.common import TransactionCase
 
 
-class OrchestrationCase(TransactionCase):
+class OrchestrationFixtures:
     """Two warehouses, storable products with cost and price, a customer with a credit limit, and
     users of each role. Orders are built with ``_order``; rules with ``_rule``."""
 
@@ -63,3 +65,12 @@ class OrchestrationCase(TransactionCase):
 
     def _in_hours(self, hours):
         return fields.Datetime.now() + timedelta(hours=hours)
+
+
+class OrchestrationCase(OrchestrationFixtures, TransactionCase):
+    """The fixtures, in a transaction rolled back after each test."""
+
+
+class OrchestrationHttpCase(OrchestrationFixtures, JsonRpcMixin, HttpCase):
+    """The fixtures, with a server that answers JSON-RPC: for the tests that attack a gate through the
+    doors a user has."""

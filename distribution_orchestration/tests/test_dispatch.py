@@ -154,13 +154,14 @@ class TestDispatch(TransactionCase):
         self.assertIn(urgent.name, self._runs()[:1].message)
         # The promise moves three weeks out: the score drops, the star stays.
         with freeze_time(NOW):
-            urgent.scheduled_date = NOW + timedelta(days=21)
+            urgent.sale_id.commitment_date = NOW + timedelta(days=21)
             urgent._recompute_dispatch_score()
         self.assertLess(urgent.dispatch_score, 60)
         self.assertEqual(urgent.priority, "1")
         # Back to urgent, but a supervisor removed the star: the scoring does not set it again.
         with freeze_time(NOW):
-            urgent.write({"scheduled_date": NOW - timedelta(hours=1), "priority": "0"})
+            urgent.sale_id.commitment_date = NOW - timedelta(hours=1)
+            urgent.priority = "0"
             urgent._recompute_dispatch_score()
             self.env["stock.picking"]._cron_recompute_dispatch_scores()
         self.assertGreater(urgent.dispatch_score, 60)

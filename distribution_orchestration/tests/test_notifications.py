@@ -2,6 +2,7 @@ from datetime import datetime
 from unittest.mock import patch
 
 from odoo import Command
+from odoo.addons.distribution_observability.services import verbs
 from odoo.tests import Form
 from odoo.tests import TransactionCase
 from odoo.tests import tagged
@@ -220,15 +221,15 @@ class TestNotifications(TransactionCase):
     def test_exception_created_rule(self):
         Exception_ = self.env["distribution.exception"]
         order = self._order(1, confirm=False)
-        vals = {"res_model": "sale.order", "res_id": order.id, "sale_order_id": order.id, "message": "Test"}
         with patch.object(type(Exception_), "_assign_and_notify", autospec=True) as assign:
-            exception = Exception_.create(dict(vals, source_key="test_first"))
+            exception = Exception_._raise_for(order, "test_first", "other", "Test")
             self.assertEqual(assign.call_count, 1)
             self.assertEqual(assign.call_args.args[0], exception)
-            exception.write({"message": "Updated"})
+            self.assertEqual(Exception_._raise_for(order, "test_first", "other", "Updated"), exception)
+            self.assertEqual(exception.message, "Updated")
             self.assertEqual(assign.call_count, 1, "on creation only")
             self.env.ref("distribution_orchestration.base_automation_distribution_exception_created").active = False
-            Exception_.create(dict(vals, source_key="test_second"))
+            Exception_._raise_for(order, "test_second", "other", "Test")
             self.assertEqual(assign.call_count, 1, "switched off")
 
     def test_order_released_rule(self):
@@ -237,11 +238,14 @@ class TestNotifications(TransactionCase):
         with patch.object(SaleOrder, "_distribution_log_release", autospec=True) as log:
             order.write({"note": "unrelated"})
             self.assertEqual(log.call_count, 0)
-            order.write({"distribution_released_at": datetime(2031, 1, 1, 8, 0)})
+            # The release verb is what writes the release time.
+            with verbs.server_verb("distribution_release", order):
+                order.write({"distribution_released_at": datetime(2031, 1, 1, 8, 0)})
             self.assertEqual(log.call_count, 1)
             self.assertEqual(log.call_args.args[0], order)
             self.env.ref("distribution_orchestration.base_automation_distribution_order_released").active = False
-            order.write({"distribution_released_at": datetime(2031, 1, 2, 8, 0)})
+            with verbs.server_verb("distribution_release", order):
+                order.write({"distribution_released_at": datetime(2031, 1, 2, 8, 0)})
             self.assertEqual(log.call_count, 1, "switched off")
 
     # -- internal hold notice -----------------------------------------------------------------------
@@ -252,7 +256,8 @@ class TestNotifications(TransactionCase):
         Check = self.env["distribution.validation.check"]
         Check.create({"order_id": order.id, "rule_id": rule.id, "outcome": "hold", "message": "Over the limit."})
         Check.create({"order_id": order.id, "rule_id": rule.id, "outcome": "pass", "message": "Fine line."})
-        order.write({"distribution_hold_reason": "Credit limit exceeded"})
+        with verbs.server_verb("distribution_validation", order):  # as a validation pass writes it
+            order.write({"distribution_hold_reason": "Credit limit exceeded"})
         template = self.env.ref("distribution_orchestration.mail_template_distribution_hold_notice")
         body = str(template._render_field("body_html", order.ids)[order.id])
         self.assertIn("Credit limit exceeded", body)

@@ -176,18 +176,21 @@ class TestValidationPipeline(OrchestrationCase):
         self.assertEqual(len(order.distribution_exception_ids), 1)
         self.assertEqual(order.distribution_exception_ids.values["over"], {"[WID] Widget": 20.0})
 
-    def test_editing_a_held_order_reruns_the_checks_and_it_confirms_itself(self):
+    def test_editing_a_held_order_reruns_the_checks_but_saving_never_confirms(self):
         self._rule("discount_ceiling", discount_ceiling_pct=5)
         order = self._order([(self.widget, 1, {"discount": 10})])
         order.action_confirm()
         exception = order.distribution_exception_ids
         order.with_user(self.salesman).write({"order_line": [Command.update(order.order_line.id, {"discount": 5})]})
-        self.assertEqual(exception.state, "resolved")
+        self.assertEqual(exception.state, "resolved", "the hold cleared with the edit")
+        self.assertEqual(order.state, "draft", "saving is no confirmation")
+        self.assertEqual(order.distribution_validation_state, "validated")
+        self.assertFalse(self.env["distribution.workflow.run"].search(
+            [("workflow_id.code", "=", "hold_release"), ("res_id", "=", order.id)]))
+        # Confirming stays the salesperson's act, and runs the checks again.
+        order.with_user(self.salesman).action_confirm()
         self.assertEqual(order.state, "sale")
-        self.assertEqual(order.distribution_validation_state, "released")
-        release = self.env["distribution.workflow.run"].search(
-            [("workflow_id.code", "=", "hold_release"), ("res_id", "=", order.id)])
-        self.assertEqual((release.state, release.reason), ("success", "holds_cleared"))
+        self.assertEqual(order.distribution_validation_state, "validated")
 
     def test_resolving_every_hold_by_hand_confirms_the_order(self):
         self._rule("discount_ceiling", discount_ceiling_pct=5)

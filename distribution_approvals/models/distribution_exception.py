@@ -1,0 +1,73 @@
+from odoo import fields
+from odoo import models
+from odoo.exceptions import UserError
+
+
+class DistributionException(models.Model):
+    """An exception raised by a rule that requires approval is settled by its approval request: the
+    approval resolves it, a rejection sends it back to work. Nobody resolves or dismisses it by hand (a
+    Distribution Manager may still release the order, which is audited)."""
+
+    _inherit = "distribution.exception"
+
+    state = fields.Selection(
+        selection_add=[("waiting_approval", "Waiting Approval"), ("resolved",)],
+        ondelete={"waiting_approval": lambda exceptions: exceptions._reopen()},
+    )
+    approval_request_id = fields.Many2one(
+        "distribution.approval.request",
+        readonly=True,
+        copy=False,
+        index="btree_not_null",
+        ondelete="set null",
+        help="The last approval request made for this exception.",
+    )
+    approval_state = fields.Selection(related="approval_request_id.state", string="Approval")
+
+    def _distribution_guarded_fields(self):
+        # The link to the request is what settles the exception: only the approval's own code writes it.
+        return dict(super()._distribution_guarded_fields(), approval_request_id="distribution_exception")
+
+    def _check_closable_by_hand(self):
+        result = super()._check_closable_by_hand()
+        for exception in self:
+            if exception.approval_request_id or exception.rule_id.outcome == "approval":
+                raise UserError(
+                    self.env._(
+                        "%(exception)s is settled by its approval request %(request)s: decide the request, ask for "
+                        "approval again from the order, or have a Distribution Manager release the order.",
+                        exception=exception.name,
+                        request=exception.approval_request_id.name or "-",
+                    )
+                )
+        return result
+
+    def _link_approval_request(self, request):
+        """Verb: ``request`` is the one that settles the exception."""
+        self._write_as_system({"approval_request_id": request.id})
+
+    def _on_closed_by_hand(self, state):
+        result = super()._on_closed_by_hand(state)
+        Audit = self.env["distribution.audit.entry"]
+        for exception in self.filtered("blocking"):
+            Audit._append(
+                "exception_closed",
+                exception,
+                {
+                    "exception": exception.name,
+                    "state": state,
+                    "category": exception.category,
+                    "document": exception.record_ref.display_name if exception.record_ref else None,
+                    "note": exception.resolution_note,
+                },
+                company=exception.company_id,
+            )
+        return result
+
+    def _on_resolved(self):
+        # A request whose exception closed (its condition cleared, the order was released) has nothing
+        # left to decide: withdraw it, so approvers are not asked for nothing.
+        pending = self.approval_request_id.filtered(lambda r: r.state == "pending")
+        for request in pending:
+            request._finish("cancelled", self.env._("The exception it was asked for is closed."))
+        return super()._on_resolved()
