@@ -9,10 +9,15 @@ from ..services import prometheus
 
 _logger = logging.getLogger(__name__)
 MANAGER_GROUP = "distribution_observability.group_distribution_manager"
+# The API key scope of a monitoring system: such a key opens /distribution/health and /distribution/metrics
+# and nothing else (Odoo's RPC accepts only keys without a scope). A key without a scope (a full RPC key)
+# is accepted too: res.users.apikeys matches "scope IS NULL OR scope = <scope>".
+METRICS_SCOPE = "distribution_metrics"
 
 
 class DistributionObservabilityController(http.Controller):
-    """Health and metrics for monitoring systems, behind an Odoo API key of a Distribution Manager."""
+    """Health and metrics for monitoring systems, behind an Odoo API key of a Distribution Manager: a
+    read-only key of scope ``distribution_metrics`` (see the readme), or a full RPC key."""
 
     def _authenticated_env(self):
         """The environment of the API key's user, limited to that user's companies; None when the
@@ -22,7 +27,7 @@ class DistributionObservabilityController(http.Controller):
         if scheme.lower() != "bearer" or not key.strip():
             return None
         # sudo: API keys are checked by the system before any user is known; the key is never logged.
-        uid = request.env["res.users.apikeys"].sudo()._check_credentials(scope="rpc", key=key.strip())
+        uid = request.env["res.users.apikeys"].sudo()._check_credentials(scope=METRICS_SCOPE, key=key.strip())
         if not uid:
             return None
         user = request.env["res.users"].sudo().browse(uid)
@@ -35,7 +40,8 @@ class DistributionObservabilityController(http.Controller):
         if env is None:
             return request.make_json_response(
                 {"error": "unauthorized", "reason": "send Authorization: Bearer <API key of a Distribution Manager>"},
-                status=401, headers=[("WWW-Authenticate", 'Bearer realm="distribution"')],
+                status=401,
+                headers=[("WWW-Authenticate", 'Bearer realm="distribution"')],
             )
         return request.make_json_response(
             {"error": "forbidden", "reason": "the API key's user is not a Distribution Manager"}, status=403

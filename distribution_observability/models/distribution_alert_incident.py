@@ -43,7 +43,9 @@ class DistributionAlertIncident(models.Model):
             rule = incident.rule_id
             body = rule._message(incident.value)
             incident.message_post(
-                body=body, partner_ids=rule.user_ids.partner_id.ids, message_type="notification",
+                body=body,
+                partner_ids=rule.user_ids.partner_id.ids,
+                message_type="notification",
                 subtype_xmlid="mail.mt_comment",
             )
             channel = rule._channel()
@@ -52,7 +54,8 @@ class DistributionAlertIncident(models.Model):
                 channel.sudo().message_post(body=body, message_type="comment", subtype_xmlid="mail.mt_comment")
             if rule.owner_id:
                 incident.activity_schedule(
-                    "mail.mail_activity_data_todo", user_id=rule.owner_id.id,
+                    "mail.mail_activity_data_todo",
+                    user_id=rule.owner_id.id,
                     summary=self.env._("Alert: %s", rule.name),
                 )
 

@@ -35,11 +35,14 @@ class DistributionAlertRule(models.Model):
     queue_id = fields.Many2one("distribution.queue.monitor", ondelete="cascade")
     cron_id = fields.Many2one("ir.cron", "Scheduled Action", ondelete="cascade")
     threshold = fields.Float(
-        required=True, default=1.0,
+        required=True,
+        default=1.0,
         help="Trips at or above this value (for a scheduled action: this many consecutive failures).",
     )
     window = fields.Selection(
-        [("1h", "Last hour"), ("24h", "Last 24 hours"), ("7d", "Last 7 days")], default="1h", required=True,
+        [("1h", "Last hour"), ("24h", "Last 24 hours"), ("7d", "Last 7 days")],
+        default="1h",
+        required=True,
         help="Period over which workflow metrics are computed.",
     )
     severity = fields.Selection([("warning", "Warning"), ("critical", "Critical")], default="warning", required=True)
@@ -60,7 +63,7 @@ class DistributionAlertRule(models.Model):
     def _compute_state(self):
         open_rules = {
             rule.id
-            for rule, in self.env["distribution.alert.incident"]._read_group(
+            for (rule,) in self.env["distribution.alert.incident"]._read_group(
                 [("rule_id", "in", self.ids), ("state", "=", "open")], ["rule_id"]
             )
         }
@@ -74,10 +77,14 @@ class DistributionAlertRule(models.Model):
                 rule.metric.split("_")[0]
             ]
             if not needed:
-                raise ValidationError(self.env._(
-                    "Alert rule %(name)s watches %(metric)s: choose the %(subject)s it watches.",
-                    name=rule.name, metric=rule.metric, subject=rule.metric.split("_")[0],
-                ))
+                raise ValidationError(
+                    self.env._(
+                        "Alert rule %(name)s watches %(metric)s: choose the %(subject)s it watches.",
+                        name=rule.name,
+                        metric=rule.metric,
+                        subject=rule.metric.split("_")[0],
+                    )
+                )
 
     # -- evaluation -------------------------------------------------------------------------------
     def _measure(self):
@@ -109,13 +116,15 @@ class DistributionAlertRule(models.Model):
             action = alerting.decide(is_breached, bool(incident), rule.last_notified_at, rule.cooldown_minutes, now)
             rule.write({"last_value": value or 0.0, "last_evaluated_at": now})
             if action in (alerting.OPEN_AND_NOTIFY, alerting.OPEN_SILENTLY):
-                incident = Incident.create({
-                    "rule_id": rule.id,
-                    "value": value or 0.0,
-                    "threshold": rule.threshold,
-                    "severity": rule.severity,
-                    "company_id": rule.company_id.id,
-                })
+                incident = Incident.create(
+                    {
+                        "rule_id": rule.id,
+                        "value": value or 0.0,
+                        "threshold": rule.threshold,
+                        "severity": rule.severity,
+                        "company_id": rule.company_id.id,
+                    }
+                )
                 if action == alerting.OPEN_AND_NOTIFY:
                     incident._notify()
                     rule.last_notified_at = now
@@ -129,9 +138,9 @@ class DistributionAlertRule(models.Model):
         """Evaluate every active rule. Rules are locked with SKIP LOCKED, so a rule is never evaluated
         twice at once (two workers, or the button while the job runs)."""
         # Raw SQL: row locks with SKIP LOCKED are not available through the ORM.
-        self.env.cr.execute(SQL(
-            "SELECT id FROM distribution_alert_rule WHERE active ORDER BY id FOR NO KEY UPDATE SKIP LOCKED"
-        ))
+        self.env.cr.execute(
+            SQL("SELECT id FROM distribution_alert_rule WHERE active ORDER BY id FOR NO KEY UPDATE SKIP LOCKED")
+        )
         rules = self.browse([row[0] for row in self.env.cr.fetchall()])
         with self.env["distribution.workflow.run"].track("alert_evaluation", rules) as run:
             rules._evaluate()
@@ -155,6 +164,9 @@ class DistributionAlertRule(models.Model):
         self.ensure_one()
         subject = self.workflow_id.name or self.queue_id.name or self.cron_id.name or ""
         return Markup("<b>%s</b> (%s): %s = %s, threshold %s") % (
-            self.name, dict(self._fields["severity"].selection)[self.severity], subject,
-            round(value or 0.0, 2), self.threshold,
+            self.name,
+            dict(self._fields["severity"].selection)[self.severity],
+            subject,
+            round(value or 0.0, 2),
+            self.threshold,
         )

@@ -34,7 +34,9 @@ class DistributionMetricSnapshot(models.Model):
     def init(self):
         # One row per metric, subject and hour: a second run of the hourly job changes nothing.
         tools.create_unique_index(
-            self._cr, "distribution_metric_snapshot_unique_idx", self._table,
+            self._cr,
+            "distribution_metric_snapshot_unique_idx",
+            self._table,
             ["metric", "period_start", "COALESCE(workflow_id, 0)", "COALESCE(queue_id, 0)", "COALESCE(company_id, 0)"],
         )
 
@@ -47,8 +49,9 @@ class DistributionMetricSnapshot(models.Model):
             return 0
         # Raw SQL: runs of one hour grouped by workflow and company, with a percentile.
         self.env["distribution.workflow.run"].flush_model()
-        self.env.cr.execute(tools.SQL(
-            """
+        self.env.cr.execute(
+            tools.SQL(
+                """
             SELECT workflow_id, company_id, count(*),
                    count(*) FILTER (WHERE state = 'failed'),
                    count(*) FILTER (WHERE state = 'success'),
@@ -56,8 +59,11 @@ class DistributionMetricSnapshot(models.Model):
               FROM distribution_workflow_run
              WHERE started_at >= %s AND started_at < %s AND parent_id IS NULL
           GROUP BY workflow_id, company_id
-            """, hour, hour + timedelta(hours=1),
-        ))
+            """,
+                hour,
+                hour + timedelta(hours=1),
+            )
+        )
         vals_list = []
         for workflow_id, company_id, runs, failed, success, p95 in self.env.cr.fetchall():
             common = {"period_start": hour, "workflow_id": workflow_id, "company_id": company_id}
@@ -69,12 +75,17 @@ class DistributionMetricSnapshot(models.Model):
             if success + failed:
                 rate = 100.0 * success / (success + failed)
                 vals_list.append(dict(common, metric="workflow_success_rate", value=rate))
-        for queue in self.env["distribution.queue.monitor"].search([])._summary():
-            common = {"period_start": hour, "queue_id": queue["id"]}
-            vals_list += [
-                dict(common, metric="queue_backlog", value=queue["backlog"]),
-                dict(common, metric="queue_oldest_age_hours", value=queue["oldest_age_hours"]),
-            ]
+        # A queue is counted per company and stored with it: a shared monitor's figures over every company
+        # would show one company's backlog to another's users (the snapshots' record rule is per company).
+        all_companies = self.env["res.company"].search([])
+        for monitor in self.env["distribution.queue.monitor"].search([]):
+            for company in monitor.company_id or all_companies:
+                queue = monitor.with_context(allowed_company_ids=company.ids)._summary()[0]
+                common = {"period_start": hour, "queue_id": queue["id"], "company_id": company.id}
+                vals_list += [
+                    dict(common, metric="queue_backlog", value=queue["backlog"]),
+                    dict(common, metric="queue_oldest_age_hours", value=queue["oldest_age_hours"]),
+                ]
         open_alerts = self.env["distribution.alert.incident"]._read_group(
             [("state", "=", "open")], ["company_id"], ["__count"]
         )

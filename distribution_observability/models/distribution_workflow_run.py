@@ -45,12 +45,19 @@ class RunHandle:
     - ``skip(reason)``: nothing had to be done;
     - ``retrying = True``: the failure will be retried (state 'retrying' instead of 'failed');
     - ``fail_item(record, reason, message, kind)``: in a batch run, one record failed.
+
+    A batch over records of several companies is tracked as one run per company (``runs``), so that
+    the users of one company never read the runs, record names or messages of another; ``run`` is
+    the run of the context's company when the batch has one, else the first. ``reason`` and
+    ``message`` go on every run of the batch: a block tracking several companies at once keeps them
+    free of any one record's data (counts, codes), or tracks each company's records on their own.
     """
 
-    __slots__ = ("_outcome", "correlation_id", "error_kind", "message", "reason", "retrying", "run")
+    __slots__ = ("_outcome", "correlation_id", "error_kind", "message", "reason", "retrying", "run", "runs")
 
-    def __init__(self, run, correlation_id):
-        self.run = run
+    def __init__(self, runs, correlation_id, primary=None):
+        self.runs = runs
+        self.run = primary or runs[:1]
         self.correlation_id = correlation_id
         self.reason = None
         self.message = None
@@ -64,22 +71,31 @@ class RunHandle:
     def skip(self, reason=None, message=None):
         self._outcome, self.reason, self.message = "skipped", reason, message
 
+    def run_for(self, company):
+        """The run of the batch that belongs to ``company`` (the main run when it has none)."""
+        return self.runs.filtered(lambda run: run.company_id == company)[:1] or self.run
+
     def fail_item(self, record, reason, message=None, kind="business"):
-        """Record the failure of one record of a batch run, as a child run pointing at it."""
-        return self.run.create({
-            "workflow_id": self.run.workflow_id.id,
-            "parent_id": self.run.id,
-            "res_model": record._name,
-            "res_id": record.id,
-            "state": "failed",
-            "error_kind": kind,
-            "reason": reason,
-            "message": message,
-            "started_at": fields.Datetime.now(),
-            "duration_ms": 0,
-            "correlation_id": self.correlation_id,
-            "company_id": self.run.company_id.id,
-        })
+        """Record the failure of one record of a batch run, as a child run pointing at it, in the record's
+        own company (a batch of several companies must not stamp one company's failures on another)."""
+        company = record.company_id[:1] if "company_id" in record._fields else record.env["res.company"]
+        parent = self.run_for(company) if company else self.run
+        return parent.create(
+            {
+                "workflow_id": parent.workflow_id.id,
+                "parent_id": parent.id,
+                "res_model": record._name,
+                "res_id": record.id,
+                "state": "failed",
+                "error_kind": kind,
+                "reason": reason,
+                "message": message,
+                "started_at": fields.Datetime.now(),
+                "duration_ms": 0,
+                "correlation_id": self.correlation_id,
+                "company_id": (company or parent.company_id).id,
+            }
+        )
 
 
 class DistributionWorkflowRun(models.Model):
@@ -110,13 +126,20 @@ class DistributionWorkflowRun(models.Model):
 
     def init(self):
         # The dashboard, KPIs and retention read time windows: one index per access path.
-        tools.create_index(self._cr, "distribution_workflow_run_started_wf_idx", self._table,
-                           ["started_at", "workflow_id", "state"])
-        tools.create_index(self._cr, "distribution_workflow_run_wf_started_idx", self._table,
-                           ["workflow_id", "started_at"])
+        tools.create_index(
+            self._cr, "distribution_workflow_run_started_wf_idx", self._table, ["started_at", "workflow_id", "state"]
+        )
+        tools.create_index(
+            self._cr, "distribution_workflow_run_wf_started_idx", self._table, ["workflow_id", "started_at"]
+        )
         # The runs of a document (its smart button, the links from other addons).
-        tools.create_index(self._cr, "distribution_workflow_run_document_idx", self._table,
-                           ["res_model", "res_id"], where="res_model IS NOT NULL")
+        tools.create_index(
+            self._cr,
+            "distribution_workflow_run_document_idx",
+            self._table,
+            ["res_model", "res_id"],
+            where="res_model IS NOT NULL",
+        )
 
     @api.model
     def _selection_record_ref(self):
@@ -143,7 +166,8 @@ class DistributionWorkflowRun(models.Model):
         (success, skipped, or failed through ``run.fail()``). When the block raises, the failure is
         written through a separate cursor, so that it survives the rollback of the business
         transaction, and the exception is re-raised. ``records`` may hold several records: that is
-        the batch form, one run for the batch (see ``RunHandle.fail_item`` for the failing ones).
+        the batch form, one run for the batch of each company (see ``RunHandle.fail_item`` for the
+        failing ones, which carry their own record's company).
         A track() inside another becomes its child and shares its correlation id.
         """
         workflow = self.env["distribution.workflow"]._get_by_code(workflow_code)
@@ -151,23 +175,29 @@ class DistributionWorkflowRun(models.Model):
         if parent is not None and parent.run.env.cr is not self.env.cr:
             parent = None  # a run of another transaction (a cursor opened inside the block) is no parent
         correlation_id = correlation_id or (parent and parent.correlation_id) or uuid.uuid4().hex
-        company = records.company_id[:1] if records is not None and "company_id" in records else None
-        vals = {
-            "workflow_id": workflow.id,
-            "state": "running",
-            "res_model": records._name if records is not None else False,
-            "res_id": records.id if records is not None and len(records) == 1 else False,
-            "record_count": len(records) if records is not None else 1,
-            "started_at": fields.Datetime.now(),
-            "attempt": attempt,
-            "correlation_id": correlation_id,
-            "parent_id": parent.run.id if parent else False,
-            "company_id": (company or self.env.company).id,
-        }
+        groups = self._track_groups(records)
+        vals_list = []
+        for company, group in groups:
+            parent_run = parent.run_for(company) if parent else None
+            vals_list.append(
+                {
+                    "workflow_id": workflow.id,
+                    "state": "running",
+                    "res_model": records._name if records is not None else False,
+                    "res_id": group.id if group is not None and len(group) == 1 else False,
+                    "record_count": len(group) if group is not None else 1,
+                    "started_at": fields.Datetime.now(),
+                    "attempt": attempt,
+                    "correlation_id": correlation_id,
+                    "parent_id": parent_run.id if parent_run else False,
+                    "company_id": company.id,
+                }
+            )
         # sudo: the run log belongs to the system; every user's business action is tracked, whatever
         # their rights on the log (they may only read it when they hold a Distribution role).
-        run = self.sudo().create(vals)
-        handle = RunHandle(run, correlation_id)
+        runs = self.sudo().create(vals_list)
+        primary = runs.filtered(lambda run: run.company_id == self.env.company)[:1] or runs[:1]
+        handle = RunHandle(runs, correlation_id, primary)
         token = _CURRENT_RUN.set(handle)
         start = time.perf_counter()
         try:
@@ -175,55 +205,79 @@ class DistributionWorkflowRun(models.Model):
         except Exception as exc:
             duration = round((time.perf_counter() - start) * 1000)
             business = isinstance(exc, UserError | ValidationError)
-            vals.update(
-                state="retrying" if handle.retrying else "failed",
-                error_kind=handle.error_kind or ("business" if business else "technical"),
-                reason=handle.reason or type(exc).__name__,
-                message=handle.message or str(exc)[:2000],
-                duration_ms=duration,
-            )
-            self._record_failure_outside_transaction(vals, run)
+            failure = {
+                "state": "retrying" if handle.retrying else "failed",
+                "error_kind": handle.error_kind or ("business" if business else "technical"),
+                "reason": handle.reason or type(exc).__name__,
+                "message": handle.message or str(exc)[:2000],
+                "duration_ms": duration,
+            }
+            self._record_failure_outside_transaction([dict(vals, **failure) for vals in vals_list], runs)
             raise
         else:
-            run.write({
-                "state": handle._outcome,
-                "reason": handle.reason,
-                "message": handle.message,
-                "error_kind": handle.error_kind if handle._outcome == "failed" else False,
-                "duration_ms": round((time.perf_counter() - start) * 1000),
-            })
+            runs.write(
+                {
+                    "state": handle._outcome,
+                    "reason": handle.reason,
+                    "message": handle.message,
+                    "error_kind": handle.error_kind if handle._outcome == "failed" else False,
+                    "duration_ms": round((time.perf_counter() - start) * 1000),
+                }
+            )
         finally:
             _CURRENT_RUN.reset(token)
 
-    def _record_failure_outside_transaction(self, vals, run):
-        """Write a failed run through its own cursor, then drop the 'running' row of the failing
-        transaction when that one can still take a query (else its rollback drops it)."""
+    @api.model
+    def _track_groups(self, records):
+        """(company, records of that company) pairs of a tracked unit, one per company: the run of a
+        batch that spans several companies is split so that each company's users see only their own.
+        Records without a company (or none at all) are tracked in the company of the context."""
+        if records is None or "company_id" not in records._fields or len(records.company_id) <= 1:
+            company = records.company_id[:1] if records is not None and "company_id" in records._fields else None
+            return [(company or self.env.company, records)]
+        groups = {}
+        for record in records:
+            groups.setdefault(record.company_id or self.env.company, []).append(record.id)
+        return [(company, records.browse(ids)) for company, ids in groups.items()]
+
+    def _record_failure_outside_transaction(self, vals_list, runs):
+        """Write the failed runs (one per company of the unit) through their own cursor, then drop the
+        'running' rows of the failing transaction when that one can still take a query (else its
+        rollback drops them)."""
         alive = self.env.cr._cnx.info.transaction_status != TRANSACTION_STATUS_INERROR
-        row = dict(vals, parent_id=None)  # the parent run may be uncommitted: the correlation id links them
-        columns = list(row)
         try:
             with self.env.registry.cursor() as cr:
                 # The user may have been created by the failing transaction, unknown to other connections.
                 cr.execute(SQL("SELECT id FROM res_users WHERE id = %s", self.env.uid))
                 uid = self.env.uid if cr.fetchone() else SUPERUSER_ID
-                # Raw SQL: a single INSERT on a fresh cursor, without the ORM's defaults and caches that
-                # would read the (possibly uncommitted) records of the failing transaction.
-                cr.execute(SQL(
-                    "INSERT INTO %s (%s, create_uid, write_uid, create_date, write_date)"
-                    " VALUES (%s, %s, %s, now() at time zone 'UTC', now() at time zone 'UTC')",
-                    SQL.identifier(self._table),
-                    SQL(", ").join(SQL.identifier(column) for column in columns),
-                    SQL(", ").join(None if row[column] is False else row[column] for column in columns),
-                    uid, uid,
-                ))
+                for vals in vals_list:
+                    row = dict(vals, parent_id=None)  # the parent may be uncommitted: the correlation id links them
+                    columns = list(row)
+                    # Raw SQL: a single INSERT on a fresh cursor, without the ORM's defaults and caches that
+                    # would read the (possibly uncommitted) records of the failing transaction.
+                    cr.execute(
+                        SQL(
+                            "INSERT INTO %s (%s, create_uid, write_uid, create_date, write_date)"
+                            " VALUES (%s, %s, %s, now() at time zone 'UTC', now() at time zone 'UTC')",
+                            SQL.identifier(self._table),
+                            SQL(", ").join(SQL.identifier(column) for column in columns),
+                            SQL(", ").join(None if row[column] is False else row[column] for column in columns),
+                            uid,
+                            uid,
+                        )
+                    )
         except psycopg2.Error as exc:
             # Never hide the business error behind a logging error; the server log keeps the failure.
-            _logger.warning("Could not record the failed run of workflow %s (%s) outside the transaction: %s",
-                            vals["workflow_id"], vals.get("reason"), exc.pgerror)
+            _logger.warning(
+                "Could not record the failed run of workflow %s (%s) outside the transaction: %s",
+                vals_list[0]["workflow_id"],
+                vals_list[0].get("reason"),
+                exc.pgerror,
+            )
         if alive:
             # Raw SQL: one statement, no ORM bookkeeping on a transaction that is failing anyway.
-            self.env.cr.execute(SQL("DELETE FROM %s WHERE id = %s", SQL.identifier(self._table), run.id))
-            run.invalidate_recordset()
+            self.env.cr.execute(SQL("DELETE FROM %s WHERE id IN %s", SQL.identifier(self._table), tuple(runs.ids)))
+            runs.invalidate_recordset()
 
     # -- figures ------------------------------------------------------------------------------
     @api.model
@@ -278,22 +332,25 @@ class DistributionWorkflowRun(models.Model):
         for workflow in self.env["distribution.workflow"].search([]):
             figures = kpis.get(workflow.id, {})
             recent = kpis_1h.get(workflow.id, {})
-            workflows.append({
-                "id": workflow.id,
-                "code": workflow.code,
-                "name": workflow.name,
-                "runs": figures.get("runs", 0),
-                "success_rate": figures.get("success_rate"),
-                "failed": figures.get("failed", 0),
-                "business": figures.get("business", 0),
-                "technical": figures.get("technical", 0),
-                "retries": figures.get("retries", 0),
-                "p50_ms": figures.get("p50"),
-                "p95_ms": figures.get("p95"),
-                "expected_ms": workflow.expected_duration_ms,
-                "level": health.level(recent.get("failure_rate"), workflow.failure_rate_warning,
-                                      workflow.failure_rate_critical),
-            })
+            workflows.append(
+                {
+                    "id": workflow.id,
+                    "code": workflow.code,
+                    "name": workflow.name,
+                    "runs": figures.get("runs", 0),
+                    "success_rate": figures.get("success_rate"),
+                    "failed": figures.get("failed", 0),
+                    "business": figures.get("business", 0),
+                    "technical": figures.get("technical", 0),
+                    "retries": figures.get("retries", 0),
+                    "p50_ms": figures.get("p50"),
+                    "p95_ms": figures.get("p95"),
+                    "expected_ms": workflow.expected_duration_ms,
+                    "level": health.level(
+                        recent.get("failure_rate"), workflow.failure_rate_warning, workflow.failure_rate_critical
+                    ),
+                }
+            )
         # 24 hourly slots, the current one included; grouped in UTC whatever the user's time zone (the
         # client shows the labels in local time).
         first_slot = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=23)
@@ -301,15 +358,16 @@ class DistributionWorkflowRun(models.Model):
         per_hour = {}
         for hour, state, count in self.with_context(tz="UTC")._read_group(
             [("started_at", ">=", first_slot), ("parent_id", "=", False), ("company_id", "in", self._company_ids())],
-            ["started_at:hour", "state"], ["__count"],
+            ["started_at:hour", "state"],
+            ["__count"],
         ):
             slot = per_hour.setdefault(fields.Datetime.to_string(hour), {"runs": 0, "failures": 0})
             slot["runs"] += count
             if state == "failed":
                 slot["failures"] += count
-        alerts = dict(self.env["distribution.alert.incident"]._read_group(
-            [("state", "=", "open")], ["severity"], ["__count"]
-        ))
+        alerts = dict(
+            self.env["distribution.alert.incident"]._read_group([("state", "=", "open")], ["severity"], ["__count"])
+        )
         # Tiles add up every workflow's runs, archived ones included, like the success rate.
         runs = sum(f["runs"] for f in kpis.values())
         finished = sum(f["success"] + f["failed"] for f in kpis.values())
@@ -337,8 +395,8 @@ class DistributionWorkflowRun(models.Model):
     def _distribution_crons(self):
         """Scheduled actions shipped by the Distribution addons, as (xml id, cron) pairs."""
         # sudo: the list of scheduled actions is technical data the health check reports on.
-        data = self.env["ir.model.data"].sudo().search(
-            [("model", "=", "ir.cron"), ("module", "=like", "distribution_%")]
+        data = (
+            self.env["ir.model.data"].sudo().search([("model", "=", "ir.cron"), ("module", "=like", "distribution_%")])
         )
         crons = self.env["ir.cron"].sudo().with_context(active_test=False).browse(data.mapped("res_id")).exists()
         by_id = {cron.id: cron for cron in crons}
@@ -349,19 +407,42 @@ class DistributionWorkflowRun(models.Model):
         """One check per monitored queue, workflow (failure rate in the last hour) and scheduled action."""
         checks = []
         for queue in self.env["distribution.queue.monitor"].search([])._summary():
-            checks.append({"type": "queue", "code": queue["code"], "name": queue["name"], "level": queue["level"],
-                           "backlog": queue["backlog"], "oldest_age_hours": queue["oldest_age_hours"]})
+            checks.append(
+                {
+                    "type": "queue",
+                    "code": queue["code"],
+                    "name": queue["name"],
+                    "level": queue["level"],
+                    "backlog": queue["backlog"],
+                    "oldest_age_hours": queue["oldest_age_hours"],
+                }
+            )
         kpis = self._kpis("1h")
         for workflow in self.env["distribution.workflow"].search([]):
             figures = kpis.get(workflow.id, {})
             rate = figures.get("failure_rate")
-            checks.append({"type": "workflow", "code": workflow.code, "name": workflow.name,
-                           "level": health.level(rate, workflow.failure_rate_warning, workflow.failure_rate_critical),
-                           "runs_1h": figures.get("runs", 0), "failure_rate_1h": rate})
+            checks.append(
+                {
+                    "type": "workflow",
+                    "code": workflow.code,
+                    "name": workflow.name,
+                    "level": health.level(rate, workflow.failure_rate_warning, workflow.failure_rate_critical),
+                    "runs_1h": figures.get("runs", 0),
+                    "failure_rate_1h": rate,
+                }
+            )
         for xmlid, cron in self._distribution_crons():
             level = health.CRITICAL if not cron.active else health.level(cron.failure_count, 1, 3)
-            checks.append({"type": "scheduled_action", "code": xmlid, "name": cron.name, "level": level,
-                           "active": cron.active, "failure_count": cron.failure_count})
+            checks.append(
+                {
+                    "type": "scheduled_action",
+                    "code": xmlid,
+                    "name": cron.name,
+                    "level": level,
+                    "active": cron.active,
+                    "failure_count": cron.failure_count,
+                }
+            )
         return checks
 
     @api.model
@@ -371,27 +452,59 @@ class DistributionWorkflowRun(models.Model):
         workflows = {w.id: w.code for w in self.env["distribution.workflow"].with_context(active_test=False).search([])}
         runs = self._read_group(
             [("started_at", ">=", since), ("parent_id", "=", False), ("company_id", "in", self._company_ids())],
-            ["workflow_id", "state"], ["__count"],
+            ["workflow_id", "state"],
+            ["__count"],
         )
         kpis = self._kpis("24h")
         queues = self.env["distribution.queue.monitor"].search([])._summary()
-        alerts = dict(self.env["distribution.alert.incident"]._read_group([("state", "=", "open")], ["severity"],
-                                                                         ["__count"]))
+        alerts = dict(
+            self.env["distribution.alert.incident"]._read_group([("state", "=", "open")], ["severity"], ["__count"])
+        )
         return [
-            ("distribution_workflow_runs", "gauge", "Workflow runs started in the last 24 hours, by state.",
-             [({"workflow": workflow.code, "state": state}, count) for workflow, state, count in runs]),
-            ("distribution_workflow_failures", "gauge", "Failed workflow runs in the last 24 hours, by kind.",
-             [({"workflow": workflows.get(wid, str(wid)), "kind": kind}, figures[kind])
-              for wid, figures in kpis.items() for kind in ("business", "technical")]),
-            ("distribution_workflow_duration_ms", "gauge", "Duration of workflow runs in the last 24 hours.",
-             [({"workflow": workflows.get(wid, str(wid)), "quantile": q}, figures[key] or 0.0)
-              for wid, figures in kpis.items() for q, key in (("0.5", "p50"), ("0.95", "p95"))]),
-            ("distribution_queue_backlog", "gauge", "Items waiting in a monitored queue.",
-             [({"queue": q["code"]}, q["backlog"]) for q in queues]),
-            ("distribution_queue_oldest_age_seconds", "gauge", "Age of the oldest item of a monitored queue.",
-             [({"queue": q["code"]}, round(q["oldest_age_hours"] * 3600)) for q in queues]),
-            ("distribution_alerts_open", "gauge", "Open alert incidents, by severity.",
-             [({"severity": severity}, alerts.get(severity, 0)) for severity in ("warning", "critical")]),
+            (
+                "distribution_workflow_runs",
+                "gauge",
+                "Workflow runs started in the last 24 hours, by state.",
+                [({"workflow": workflow.code, "state": state}, count) for workflow, state, count in runs],
+            ),
+            (
+                "distribution_workflow_failures",
+                "gauge",
+                "Failed workflow runs in the last 24 hours, by kind.",
+                [
+                    ({"workflow": workflows.get(wid, str(wid)), "kind": kind}, figures[kind])
+                    for wid, figures in kpis.items()
+                    for kind in ("business", "technical")
+                ],
+            ),
+            (
+                "distribution_workflow_duration_ms",
+                "gauge",
+                "Duration of workflow runs in the last 24 hours.",
+                [
+                    ({"workflow": workflows.get(wid, str(wid)), "quantile": q}, figures[key] or 0.0)
+                    for wid, figures in kpis.items()
+                    for q, key in (("0.5", "p50"), ("0.95", "p95"))
+                ],
+            ),
+            (
+                "distribution_queue_backlog",
+                "gauge",
+                "Items waiting in a monitored queue.",
+                [({"queue": q["code"]}, q["backlog"]) for q in queues],
+            ),
+            (
+                "distribution_queue_oldest_age_seconds",
+                "gauge",
+                "Age of the oldest item of a monitored queue.",
+                [({"queue": q["code"]}, round(q["oldest_age_hours"] * 3600)) for q in queues],
+            ),
+            (
+                "distribution_alerts_open",
+                "gauge",
+                "Open alert incidents, by severity.",
+                [({"severity": severity}, alerts.get(severity, 0)) for severity in ("warning", "critical")],
+            ),
         ]
 
     # -- retention ------------------------------------------------------------------------------
@@ -413,8 +526,9 @@ class DistributionWorkflowRun(models.Model):
         # Raw SQL: a bounded DELETE of locked rows has no ORM equivalent; runs own nothing that Python
         # would have to cascade (nested runs go with ON DELETE CASCADE). The batch is a materialized CTE:
         # as an IN (subquery) the planner may scan the LIMIT subquery again and delete more than a batch.
-        self.env.cr.execute(SQL(
-            """
+        self.env.cr.execute(
+            SQL(
+                """
             WITH batch AS MATERIALIZED (
                 SELECT id FROM distribution_workflow_run
                  WHERE (state IN ('success', 'skipped') AND started_at < %s)
@@ -423,8 +537,11 @@ class DistributionWorkflowRun(models.Model):
             )
             DELETE FROM distribution_workflow_run run USING batch WHERE run.id = batch.id
             """,
-            now - timedelta(days=days), now - timedelta(days=2 * days), batch_size,
-        ))
+                now - timedelta(days=days),
+                now - timedelta(days=2 * days),
+                batch_size,
+            )
+        )
         deleted = self.env.cr.rowcount
         self.invalidate_model()
         self.env["ir.cron"]._notify_progress(done=deleted, remaining=1 if deleted == batch_size else 0)

@@ -5,6 +5,7 @@ recipients are notified once. While it stays breached nothing more happens. When
 the open incident resolves itself. A rule that trips again inside the cooldown opens a new incident
 but notifies nobody, so a flapping metric cannot flood the channel.
 """
+
 from datetime import timedelta
 
 OPEN_AND_NOTIFY = "open_and_notify"

@@ -1,4 +1,5 @@
 """Prometheus text exposition format (version 0.0.4), without Odoo."""
+
 import math
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"

@@ -22,14 +22,16 @@ class ObservabilityCase(TransactionCase):
     def _runs(self, spec, workflow=None, company=None):
         """Make runs from (state, hours ago, duration ms[, error kind]) tuples."""
         now = fields.Datetime.now()
-        return self.Run.create([
-            {
-                "workflow_id": (workflow or self.workflow).id,
-                "state": item[0],
-                "started_at": now - timedelta(hours=item[1]),
-                "duration_ms": item[2],
-                "error_kind": item[3] if len(item) > 3 else False,
-                "company_id": (company or self.env.company).id,
-            }
-            for item in spec
-        ])
+        return self.Run.create(
+            [
+                {
+                    "workflow_id": (workflow or self.workflow).id,
+                    "state": item[0],
+                    "started_at": now - timedelta(hours=item[1]),
+                    "duration_ms": item[2],
+                    "error_kind": item[3] if len(item) > 3 else False,
+                    "company_id": (company or self.env.company).id,
+                }
+                for item in spec
+            ]
+        )

@@ -19,18 +19,20 @@ class TestAlerts(ObservabilityCase):
         super().setUpClass()
         cls.channel = cls.env["discuss.channel"].create({"name": "ops-alerts"})
         cls.owner = cls.manager
-        cls.rule = cls.env["distribution.alert.rule"].create({
-            "name": "Test flow failing",
-            "metric": "workflow_failure_rate",
-            "workflow_id": cls.workflow.id,
-            "threshold": 50.0,
-            "window": "1h",
-            "severity": "critical",
-            "cooldown_minutes": 60,
-            "owner_id": cls.owner.id,
-            "user_ids": [(6, 0, cls.user.ids)],
-            "channel_id": cls.channel.id,
-        })
+        cls.rule = cls.env["distribution.alert.rule"].create(
+            {
+                "name": "Test flow failing",
+                "metric": "workflow_failure_rate",
+                "workflow_id": cls.workflow.id,
+                "threshold": 50.0,
+                "window": "1h",
+                "severity": "critical",
+                "cooldown_minutes": 60,
+                "owner_id": cls.owner.id,
+                "user_ids": [(6, 0, cls.user.ids)],
+                "channel_id": cls.channel.id,
+            }
+        )
 
     def _channel_posts(self):
         return self.channel.message_ids.filtered(lambda m: "Test flow failing" in (m.body or ""))
@@ -98,10 +100,14 @@ class TestAlerts(ObservabilityCase):
 
     def test_queue_backlog_rule(self):
         monitor = self.env.ref("distribution_observability.distribution_queue_monitor_open_incidents")
-        rule = self.env["distribution.alert.rule"].create({
-            "name": "Incidents piling up", "metric": "queue_backlog", "queue_id": monitor.id,
-            "threshold": monitor._figures()["backlog"] + 1,
-        })
+        rule = self.env["distribution.alert.rule"].create(
+            {
+                "name": "Incidents piling up",
+                "metric": "queue_backlog",
+                "queue_id": monitor.id,
+                "threshold": monitor._figures()["backlog"] + 1,
+            }
+        )
         rule._evaluate()
         self.assertEqual(rule.state, "ok")
         self.rule.cooldown_minutes = 0
@@ -112,9 +118,14 @@ class TestAlerts(ObservabilityCase):
 
     def test_failing_or_deactivated_scheduled_action(self):
         cron = self.env.ref("distribution_observability.ir_cron_distribution_metric_snapshot")
-        rule = self.env["distribution.alert.rule"].create({
-            "name": "Snapshots failing", "metric": "cron_failing", "cron_id": cron.id, "threshold": 2,
-        })
+        rule = self.env["distribution.alert.rule"].create(
+            {
+                "name": "Snapshots failing",
+                "metric": "cron_failing",
+                "cron_id": cron.id,
+                "threshold": 2,
+            }
+        )
         cron.write({"failure_count": 1})
         rule._evaluate()
         self.assertEqual(rule.state, "ok")
@@ -145,9 +156,13 @@ class TestAlerts(ObservabilityCase):
         with self.assertRaises(AccessError):
             self.rule.with_user(self.user).threshold = 10
         with self.assertRaises(AccessError):
-            self.env["distribution.alert.rule"].with_user(self.user).create({
-                "name": "Mine", "metric": "workflow_failures", "workflow_id": self.workflow.id,
-            })
+            self.env["distribution.alert.rule"].with_user(self.user).create(
+                {
+                    "name": "Mine",
+                    "metric": "workflow_failures",
+                    "workflow_id": self.workflow.id,
+                }
+            )
         self.rule.with_user(self.manager).threshold = 10
         self.assertEqual(self.rule.threshold, 10)
         self.assertTrue(self.Run.with_user(self.user).search_count([]) >= 0)

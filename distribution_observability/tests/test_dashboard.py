@@ -10,16 +10,22 @@ from odoo.tests.common import TransactionCase
 def _create_runs(env, workflow, specs, now=None):
     """Runs of a workflow from (state, error_kind, hours ago, duration ms) tuples."""
     now = now or fields.Datetime.now()
-    return env["distribution.workflow.run"].sudo().create([
-        {
-            "workflow_id": workflow.id,
-            "state": state,
-            "error_kind": kind,
-            "started_at": now - timedelta(hours=hours_ago),
-            "duration_ms": duration,
-        }
-        for state, kind, hours_ago, duration in specs
-    ])
+    return (
+        env["distribution.workflow.run"]
+        .sudo()
+        .create(
+            [
+                {
+                    "workflow_id": workflow.id,
+                    "state": state,
+                    "error_kind": kind,
+                    "started_at": now - timedelta(hours=hours_ago),
+                    "duration_ms": duration,
+                }
+                for state, kind, hours_ago, duration in specs
+            ]
+        )
+    )
 
 
 def _workflow_row(data, workflow):
@@ -35,12 +41,16 @@ class TestDashboardTour(HttpCase):
         Workflow = self.env["distribution.workflow"].sudo()
         self.workflow = Workflow.create({"code": "tour_workflow", "name": "Tour Workflow"})
         self.other = Workflow.create({"code": "tour_other_workflow", "name": "Second Workflow"})
-        _create_runs(self.env, self.workflow, [
-            ("success", False, 1, 120),
-            ("success", False, 2, 150),
-            ("success", False, 3, 180),
-            ("failed", "technical", 4, 900),
-        ])
+        _create_runs(
+            self.env,
+            self.workflow,
+            [
+                ("success", False, 1, 120),
+                ("success", False, 2, 150),
+                ("success", False, 3, 180),
+                ("failed", "technical", 4, 900),
+            ],
+        )
         # Runs the drill-down must leave out: another workflow's, and one older than 24 hours.
         _create_runs(self.env, self.other, [("success", False, 1, 100), ("failed", "business", 2, 300)])
         _create_runs(self.env, self.workflow, [("success", False, 30, 100)])
@@ -60,37 +70,59 @@ class TestDashboardData(TransactionCase):
         cls.env = cls.env(context=dict(cls.env.context, tz="Pacific/Kiritimati"))
         cls.Run = cls.env["distribution.workflow.run"]
         Workflow = cls.env["distribution.workflow"]
-        cls.workflow = Workflow.create({
-            "code": "test_dashboard_workflow", "name": "Dashboard Workflow", "expected_duration_ms": 500,
-        })
+        cls.workflow = Workflow.create(
+            {
+                "code": "test_dashboard_workflow",
+                "name": "Dashboard Workflow",
+                "expected_duration_ms": 500,
+            }
+        )
         cls.other = Workflow.create({"code": "test_dashboard_other", "name": "Dashboard Other"})
 
     def _tiles_delta(self, before, after):
-        return {key: (after[key] or 0) - (before[key] or 0)
-                for key in ("runs_24h", "business_failures_24h", "technical_failures_24h")}
+        return {
+            key: (after[key] or 0) - (before[key] or 0)
+            for key in ("runs_24h", "business_failures_24h", "technical_failures_24h")
+        }
 
     def test_figures(self):
         before = self.Run.get_dashboard_data()
         now = fields.Datetime.now()
-        _create_runs(self.env, self.workflow, [
-            ("success", False, 0.5, 100),
-            ("success", False, 2.5, 200),
-            ("success", False, 5.5, 300),
-            ("failed", "technical", 2.5, 1000),
-            # Outside the 24-hour window: counted nowhere.
-            ("failed", "business", 26, 50),
-        ], now=now)
-        _create_runs(self.env, self.other, [
-            ("failed", "business", 0.5, 10),
-            ("retrying", "technical", 10.5, 20),
-            ("skipped", False, 10.5, 30),
-        ], now=now)
+        _create_runs(
+            self.env,
+            self.workflow,
+            [
+                ("success", False, 0.5, 100),
+                ("success", False, 2.5, 200),
+                ("success", False, 5.5, 300),
+                ("failed", "technical", 2.5, 1000),
+                # Outside the 24-hour window: counted nowhere.
+                ("failed", "business", 26, 50),
+            ],
+            now=now,
+        )
+        _create_runs(
+            self.env,
+            self.other,
+            [
+                ("failed", "business", 0.5, 10),
+                ("retrying", "technical", 10.5, 20),
+                ("skipped", False, 10.5, 30),
+            ],
+            now=now,
+        )
         # A nested run (one failing item of a batch) is not a run of its own on the dashboard.
         parent = self.Run.search([("workflow_id", "=", self.workflow.id)], limit=1)
-        self.Run.create({
-            "workflow_id": self.workflow.id, "parent_id": parent.id, "state": "failed",
-            "error_kind": "business", "started_at": now, "duration_ms": 0,
-        })
+        self.Run.create(
+            {
+                "workflow_id": self.workflow.id,
+                "parent_id": parent.id,
+                "state": "failed",
+                "error_kind": "business",
+                "started_at": now,
+                "duration_ms": 0,
+            }
+        )
 
         data = self.Run.get_dashboard_data()
 
@@ -118,9 +150,14 @@ class TestDashboardData(TransactionCase):
         self.assertEqual(other["level"], "critical")
 
         # Tiles and chart, relative to what the database held before (other data may exist).
-        self.assertEqual(self._tiles_delta(before["tiles"], data["tiles"]), {
-            "runs_24h": 7, "business_failures_24h": 1, "technical_failures_24h": 1,
-        })
+        self.assertEqual(
+            self._tiles_delta(before["tiles"], data["tiles"]),
+            {
+                "runs_24h": 7,
+                "business_failures_24h": 1,
+                "technical_failures_24h": 1,
+            },
+        )
         if before["tiles"]["runs_24h"] == 0:
             # 3 successes out of 4 + 1 finished runs (retrying and skipped runs are not finished).
             self.assertEqual(data["tiles"]["success_rate_24h"], 60.0)
@@ -155,22 +192,31 @@ class TestDashboardQueryCount(TransactionCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.user = new_test_user(
-            cls.env, "dist_dashboard_user", groups="distribution_observability.group_distribution_user",
+            cls.env,
+            "dist_dashboard_user",
+            groups="distribution_observability.group_distribution_user",
             tz="UTC",
         )
         cls._create_workflows(cls.env, "a", 5)
 
     @classmethod
     def _create_workflows(cls, env, prefix, count):
-        workflows = env["distribution.workflow"].create([
-            {"code": f"test_dashboard_qc_{prefix}{index}", "name": f"Query Count {prefix}{index}"}
-            for index in range(count)
-        ])
+        workflows = env["distribution.workflow"].create(
+            [
+                {"code": f"test_dashboard_qc_{prefix}{index}", "name": f"Query Count {prefix}{index}"}
+                for index in range(count)
+            ]
+        )
         for workflow in workflows:
-            _create_runs(env, workflow, [
-                (state, "technical" if state == "failed" else False, hours, 100 * hours)
-                for hours in range(1, 21) for state in ("success", "failed")
-            ])
+            _create_runs(
+                env,
+                workflow,
+                [
+                    (state, "technical" if state == "failed" else False, hours, 100 * hours)
+                    for hours in range(1, 21)
+                    for state in ("success", "failed")
+                ],
+            )
 
     def test_query_count(self):
         Run = self.env["distribution.workflow.run"].with_user(self.user)

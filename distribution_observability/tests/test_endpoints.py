@@ -18,12 +18,18 @@ class TestEndpoints(HttpCase):
         cls.company_a = cls.env.company
         cls.company_b = cls.env["res.company"].create({"name": "Second Distribution Co"})
         cls.manager_a = new_test_user(
-            cls.env, "metrics_manager_a", groups="distribution_observability.group_distribution_manager",
-            company_id=cls.company_a.id, company_ids=[(6, 0, cls.company_a.ids)],
+            cls.env,
+            "metrics_manager_a",
+            groups="distribution_observability.group_distribution_manager",
+            company_id=cls.company_a.id,
+            company_ids=[(6, 0, cls.company_a.ids)],
         )
         cls.manager_ab = new_test_user(
-            cls.env, "metrics_manager_ab", groups="distribution_observability.group_distribution_manager",
-            company_id=cls.company_a.id, company_ids=[(6, 0, (cls.company_a | cls.company_b).ids)],
+            cls.env,
+            "metrics_manager_ab",
+            groups="distribution_observability.group_distribution_manager",
+            company_id=cls.company_a.id,
+            company_ids=[(6, 0, (cls.company_a | cls.company_b).ids)],
         )
         cls.user = new_test_user(cls.env, "metrics_user", groups="distribution_observability.group_distribution_user")
         cls.key_a = cls._key(cls.manager_a)
@@ -34,18 +40,42 @@ class TestEndpoints(HttpCase):
         cls.flow_b = Workflow.create({"code": "flow_in_b", "name": "Flow in B"})
         now = fields.Datetime.now()
         cls.env["distribution.workflow.run"].create(
-            [{"workflow_id": cls.flow_a.id, "state": "success", "duration_ms": 100, "company_id": cls.company_a.id,
-              "started_at": now - timedelta(minutes=i)} for i in range(3)]
-            + [{"workflow_id": cls.flow_a.id, "state": "failed", "error_kind": "technical", "duration_ms": 300,
-                "company_id": cls.company_a.id, "started_at": now}]
-            + [{"workflow_id": cls.flow_b.id, "state": "failed", "error_kind": "business", "duration_ms": 50,
-                "company_id": cls.company_b.id, "started_at": now}]
+            [
+                {
+                    "workflow_id": cls.flow_a.id,
+                    "state": "success",
+                    "duration_ms": 100,
+                    "company_id": cls.company_a.id,
+                    "started_at": now - timedelta(minutes=i),
+                }
+                for i in range(3)
+            ]
+            + [
+                {
+                    "workflow_id": cls.flow_a.id,
+                    "state": "failed",
+                    "error_kind": "technical",
+                    "duration_ms": 300,
+                    "company_id": cls.company_a.id,
+                    "started_at": now,
+                }
+            ]
+            + [
+                {
+                    "workflow_id": cls.flow_b.id,
+                    "state": "failed",
+                    "error_kind": "business",
+                    "duration_ms": 50,
+                    "company_id": cls.company_b.id,
+                    "started_at": now,
+                }
+            ]
         )
 
     @classmethod
-    def _key(cls, user):
+    def _key(cls, user, scope=None):
         expires = fields.Datetime.now() + timedelta(days=1)
-        return cls.env["res.users.apikeys"].with_user(user)._generate(None, "monitoring", expires)
+        return cls.env["res.users.apikeys"].with_user(user)._generate(scope, "monitoring", expires)
 
     def _get(self, path, key=None, **kwargs):
         headers = {"Authorization": f"Bearer {key}"} if key else {}
@@ -114,6 +144,21 @@ class TestEndpoints(HttpCase):
         self.assertNotIn('workflow="flow_in_b"', only_a)
         both = self._get("/distribution/metrics", self.key_ab).text
         self.assertIn('workflow="flow_in_b"', both)
+
+    def test_a_read_only_metrics_key_opens_the_endpoints_and_nothing_else(self):
+        key = self._key(self.manager_a, "distribution_metrics")
+        self.assertEqual(self._get("/distribution/health", key).status_code, 200)
+        metrics = self._get("/distribution/metrics", key)
+        self.assertEqual(metrics.status_code, 200)
+        self.assertIn('workflow="flow_in_a"', metrics.text)
+        self.assertNotIn('workflow="flow_in_b"', metrics.text)
+        Keys = self.env["res.users.apikeys"]
+        self.assertFalse(Keys._check_credentials(scope="rpc", key=key), "no RPC with a metrics key")
+        other_scope = self._key(self.manager_a, "some_other_tool")
+        self.assertEqual(self._get("/distribution/metrics", other_scope).status_code, 401)
+        self.assertEqual(
+            self._get("/distribution/metrics", self._key(self.user, "distribution_metrics")).status_code, 403
+        )
 
     def test_only_get_is_served(self):
         response = self.url_open("/distribution/health", data=b"{}", headers={"Authorization": f"Bearer {self.key_a}"})

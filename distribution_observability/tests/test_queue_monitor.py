@@ -17,25 +17,28 @@ class TestQueueMonitor(ObservabilityCase):
         cls.tag = cls.env["res.partner.category"].create({"name": "Waiting queue"})
         now = fields.Datetime.now()
         # Items aged 0.5 h, 2 h, 3 h, 10 h and 30 h; one more item outside the queue (no tag).
-        cls.items = cls.env["res.partner"].create([
-            {"name": f"Item {hours}", "category_id": [(6, 0, cls.tag.ids)]} for hours in (0.5, 2, 3, 10, 30)
-        ])
+        cls.items = cls.env["res.partner"].create(
+            [{"name": f"Item {hours}", "category_id": [(6, 0, cls.tag.ids)]} for hours in (0.5, 2, 3, 10, 30)]
+        )
         cls.env["res.partner"].create({"name": "Not queued"})
         for item, hours in zip(cls.items, (0.5, 2, 3, 10, 30), strict=True):
-            cls.env.cr.execute("UPDATE res_partner SET create_date = %s WHERE id = %s",
-                               [now - timedelta(hours=hours), item.id])
+            cls.env.cr.execute(
+                "UPDATE res_partner SET create_date = %s WHERE id = %s", [now - timedelta(hours=hours), item.id]
+            )
         cls.items.invalidate_recordset()
-        cls.monitor = cls.env["distribution.queue.monitor"].create({
-            "name": "Tagged partners",
-            "code": "tagged_partners",
-            "model_id": cls.env["ir.model"]._get_id("res.partner"),
-            "domain": f"[('category_id', 'in', [{cls.tag.id}])]",
-            "date_field": "create_date",
-            "backlog_warning": 5,
-            "backlog_critical": 10,
-            "age_warning_hours": 24,
-            "age_critical_hours": 48,
-        })
+        cls.monitor = cls.env["distribution.queue.monitor"].create(
+            {
+                "name": "Tagged partners",
+                "code": "tagged_partners",
+                "model_id": cls.env["ir.model"]._get_id("res.partner"),
+                "domain": f"[('category_id', 'in', [{cls.tag.id}])]",
+                "date_field": "create_date",
+                "backlog_warning": 5,
+                "backlog_critical": 10,
+                "age_warning_hours": 24,
+                "age_critical_hours": 48,
+            }
+        )
 
     def test_figures_from_one_grouped_query(self):
         monitor = self.monitor
@@ -57,8 +60,13 @@ class TestQueueMonitor(ObservabilityCase):
 
     def test_fields_on_the_form(self):
         self.assertEqual(
-            [self.monitor.backlog, self.monitor.bucket_lt_1h, self.monitor.bucket_1_4h, self.monitor.bucket_4_24h,
-             self.monitor.bucket_gt_24h],
+            [
+                self.monitor.backlog,
+                self.monitor.bucket_lt_1h,
+                self.monitor.bucket_1_4h,
+                self.monitor.bucket_4_24h,
+                self.monitor.bucket_gt_24h,
+            ],
             [5, 1, 2, 1, 1],
         )
 
@@ -84,9 +92,14 @@ class TestQueueMonitor(ObservabilityCase):
     def test_shipped_monitor_counts_open_incidents(self):
         monitor = self.env.ref("distribution_observability.distribution_queue_monitor_open_incidents")
         before = monitor._figures()["backlog"]
-        rule = self.env["distribution.alert.rule"].create({
-            "name": "Any failure", "metric": "workflow_failures", "workflow_id": self.workflow.id, "threshold": 1,
-        })
+        rule = self.env["distribution.alert.rule"].create(
+            {
+                "name": "Any failure",
+                "metric": "workflow_failures",
+                "workflow_id": self.workflow.id,
+                "threshold": 1,
+            }
+        )
         self.env["distribution.alert.incident"].create({"rule_id": rule.id, "severity": "warning"})
         self.assertEqual(monitor._figures()["backlog"], before + 1)
 
@@ -95,10 +108,15 @@ class TestQueueMonitor(ObservabilityCase):
         Param = self.env["ir.config_parameter"]
         Param.set_param("distribution_test.queued_a", "1")
         Param.set_param("distribution_test.queued_b", "1")
-        hidden = self.env["distribution.queue.monitor"].create({
-            "name": "Parameters", "code": "params", "model_id": self.env["ir.model"]._get_id("ir.config_parameter"),
-            "domain": "[('key', '=like', 'distribution_test.queued_%')]", "date_field": "create_date",
-        })
+        hidden = self.env["distribution.queue.monitor"].create(
+            {
+                "name": "Parameters",
+                "code": "params",
+                "model_id": self.env["ir.model"]._get_id("ir.config_parameter"),
+                "domain": "[('key', '=like', 'distribution_test.queued_%')]",
+                "date_field": "create_date",
+            }
+        )
         self.assertEqual(hidden.with_user(self.user)._figures()["backlog"], 2)
         # Records of a company the user does not work in are not counted.
         other = self.env["res.company"].create({"name": "Other queue company"})

@@ -14,13 +14,15 @@ class TestRetention(ObservabilityCase):
 
     def test_purge_keeps_failures_twice_as_long(self):
         self.env["ir.config_parameter"].sudo().set_param("distribution_observability.run_retention_days", 10)
-        runs = self._runs([
-            ("success", 24 * 11, 5),   # older than 10 days: purged
-            ("skipped", 24 * 11, 5),   # purged too
-            ("success", 24 * 9, 5),    # kept
-            ("failed", 24 * 11, 5, "technical"),   # failure younger than 20 days: kept
-            ("failed", 24 * 21, 5, "business"),    # failure older than 20 days: purged
-        ])
+        runs = self._runs(
+            [
+                ("success", 24 * 11, 5),  # older than 10 days: purged
+                ("skipped", 24 * 11, 5),  # purged too
+                ("success", 24 * 9, 5),  # kept
+                ("failed", 24 * 11, 5, "technical"),  # failure younger than 20 days: kept
+                ("failed", 24 * 21, 5, "business"),  # failure older than 20 days: purged
+            ]
+        )
         deleted = self.Run._cron_purge_runs()
         self.assertEqual(deleted, 3)
         kept = runs.exists()

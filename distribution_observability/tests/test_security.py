@@ -54,10 +54,13 @@ class TestDistributionRoles(TransactionCase):
         )
 
     def test_user_and_employee_do_not_see_configuration(self):
-        self.assertFalse(self._visible_menus(self.user) & {
-            "distribution_observability.distribution_configuration_menu",
-            "distribution_observability.distribution_res_users_menu",
-        })
+        self.assertFalse(
+            self._visible_menus(self.user)
+            & {
+                "distribution_observability.distribution_configuration_menu",
+                "distribution_observability.distribution_res_users_menu",
+            }
+        )
         self.assertFalse(self._visible_menus(self.employee))
 
     def test_team_action_lists_holders_of_a_distribution_role(self):

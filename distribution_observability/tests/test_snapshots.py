@@ -17,8 +17,9 @@ class TestSnapshots(ObservabilityCase):
         now = fields.Datetime.now().replace(minute=30, second=0, microsecond=0)
         with freeze_time(now):
             # Three runs in the previous hour (2 success, 1 failed), one in the current hour (ignored).
-            self._runs([("success", 1.0, 100), ("success", 1.2, 300), ("failed", 0.9, 50, "technical"),
-                        ("success", 0.1, 10)])
+            self._runs(
+                [("success", 1.0, 100), ("success", 1.2, 300), ("failed", 0.9, 50, "technical"), ("success", 0.1, 10)]
+            )
             Snapshot = self.env["distribution.metric.snapshot"]
             created = Snapshot._cron_take_snapshots()
             self.assertGreater(created, 0)
@@ -44,9 +45,14 @@ class TestSeveralWorkers(ObservabilityCase):
         with registry.cursor() as cr:
             env = api.Environment(cr, api.SUPERUSER_ID, {})
             workflow = env["distribution.workflow"].create({"code": "worker_flow", "name": "Worker flow"})
-            rule = env["distribution.alert.rule"].create({
-                "name": "Worker rule", "metric": "workflow_failures", "workflow_id": workflow.id, "threshold": 1,
-            })
+            rule = env["distribution.alert.rule"].create(
+                {
+                    "name": "Worker rule",
+                    "metric": "workflow_failures",
+                    "workflow_id": workflow.id,
+                    "threshold": 1,
+                }
+            )
             ids = (workflow.id, rule.id)
 
         def cleanup():

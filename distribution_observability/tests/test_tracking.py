@@ -1,6 +1,9 @@
+from unittest.mock import patch
+
 from odoo import Command
 from odoo.exceptions import AccessError
 from odoo.exceptions import UserError
+from odoo.tests import new_test_user
 from odoo.tests import tagged
 
 from .common import ObservabilityCase
@@ -16,7 +19,8 @@ class TestTracking(ObservabilityCase):
             cr.execute(
                 "SELECT w.code, r.state, r.error_kind, r.reason, r.message, r.res_model, r.res_id"
                 "  FROM distribution_workflow_run r JOIN distribution_workflow w ON w.id = r.workflow_id"
-                " WHERE r.correlation_id = %s", [correlation_id],
+                " WHERE r.correlation_id = %s",
+                [correlation_id],
             )
             return cr.fetchall()
 
@@ -52,9 +56,7 @@ class TestTracking(ObservabilityCase):
         admin_env = self.env(user=self.env.ref("base.user_admin"))
         partner = admin_env["res.partner"].browse(self.partner.id)
         with self.assertRaises(UserError), self.env.cr.savepoint():
-            with admin_env["distribution.workflow.run"].track(
-                "alert_evaluation", partner, correlation_id=correlation
-            ):
+            with admin_env["distribution.workflow.run"].track("alert_evaluation", partner, correlation_id=correlation):
                 partner.name = "Half-saved"
                 partner.flush_recordset()
                 raise UserError(self.env._("Customer is on hold"))
@@ -62,8 +64,17 @@ class TestTracking(ObservabilityCase):
         self.assertEqual(self.partner.name, "Tracked customer", "the business change must be rolled back")
         self.assertEqual(
             self._committed_runs(correlation),
-            [("alert_evaluation", "failed", "business", "UserError", "Customer is on hold", "res.partner",
-              self.partner.id)],
+            [
+                (
+                    "alert_evaluation",
+                    "failed",
+                    "business",
+                    "UserError",
+                    "Customer is on hold",
+                    "res.partner",
+                    self.partner.id,
+                )
+            ],
         )
 
     def test_technical_failure_keeps_transaction_usable_and_leaves_no_running_row(self):
@@ -75,9 +86,10 @@ class TestTracking(ObservabilityCase):
                 run.retrying = True
                 _ = 1 / 0
         self.assertFalse(self.Run.search([("correlation_id", "=", correlation), ("state", "=", "running")]))
-        self.assertEqual(self._committed_runs(correlation),
-                         [("alert_evaluation", "retrying", "technical", "ZeroDivisionError", "division by zero",
-                           None, None)])
+        self.assertEqual(
+            self._committed_runs(correlation),
+            [("alert_evaluation", "retrying", "technical", "ZeroDivisionError", "division by zero", None, None)],
+        )
 
     def test_failure_of_a_user_created_in_the_transaction_is_still_recorded(self):
         """A user unknown to other connections: the failure is recorded as superuser."""
@@ -126,10 +138,13 @@ class TestTracking(ObservabilityCase):
             self.env.flush_all()
 
     def test_any_user_is_tracked_but_only_roles_read_the_log(self):
-        employee = self.env["res.users"].create({
-            "name": "Plain employee", "login": "plain_employee",
-            "groups_id": [Command.set(self.env.ref("base.group_user").ids)],
-        })
+        employee = self.env["res.users"].create(
+            {
+                "name": "Plain employee",
+                "login": "plain_employee",
+                "groups_id": [Command.set(self.env.ref("base.group_user").ids)],
+            }
+        )
         with self.Run.with_user(employee).track("test_flow", self.partner) as run:
             pass
         self.assertEqual(run.run.state, "success")
@@ -137,3 +152,79 @@ class TestTracking(ObservabilityCase):
         self.assertTrue(self.Run.with_user(self.user).search([("id", "=", run.run.id)]))
         with self.assertRaises(AccessError):
             self.Run.with_user(employee).search([("id", "=", run.run.id)])
+
+
+@tagged("post_install", "-at_install")
+class TestTrackingCompanies(ObservabilityCase):
+    """A batch over several companies: one run per company, failing items in their own record's company,
+    and each company's users read only their own runs."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.company_a = cls.env.company
+        cls.company_b = cls.env["res.company"].create({"name": "Tracking Company B"})
+        role = "distribution_observability.group_distribution_user"
+        cls.user_a = new_test_user(
+            cls.env,
+            "track_user_a",
+            groups=role,
+            company_id=cls.company_a.id,
+            company_ids=[Command.set(cls.company_a.ids)],
+        )
+        cls.user_b = new_test_user(
+            cls.env,
+            "track_user_b",
+            groups=role,
+            company_id=cls.company_b.id,
+            company_ids=[Command.set(cls.company_b.ids)],
+        )
+        Partner = cls.env["res.partner"]
+        cls.partners_a = Partner.create([{"name": f"A customer {i}", "company_id": cls.company_a.id} for i in range(3)])
+        cls.partners_b = Partner.create([{"name": f"B customer {i}", "company_id": cls.company_b.id} for i in range(2)])
+
+    def test_batch_of_two_companies_is_one_run_per_company(self):
+        batch = self.partners_b[:1] | self.partners_a | self.partners_b[1:]
+        with self.Run.track("test_flow", batch) as run:
+            failed_b = run.fail_item(self.partners_b[1], "missing_vat", "B customer 1 has no VAT number")
+            failed_a = run.fail_item(self.partners_a[0], "missing_vat", "A customer 0 has no VAT number")
+            run.message = "5 checked"
+        self.assertEqual(len(run.runs), 2)
+        by_company = {r.company_id: r for r in run.runs}
+        self.assertEqual(by_company[self.company_a].record_count, 3)
+        self.assertEqual(by_company[self.company_b].record_count, 2)
+        self.assertEqual(run.run, by_company[self.company_a], "the context's company's run is the main one")
+        self.assertEqual(set(run.runs.mapped("correlation_id")), {run.correlation_id})
+        self.assertEqual(set(run.runs.mapped("message")), {"5 checked"})
+        self.assertEqual((failed_b.company_id, failed_b.parent_id), (self.company_b, by_company[self.company_b]))
+        self.assertEqual((failed_a.company_id, failed_a.parent_id), (self.company_a, by_company[self.company_a]))
+
+        seen_a = self.Run.with_user(self.user_a).search([("correlation_id", "=", run.correlation_id)])
+        seen_b = self.Run.with_user(self.user_b).search([("correlation_id", "=", run.correlation_id)])
+        self.assertEqual(seen_a, by_company[self.company_a] | failed_a)
+        self.assertEqual(seen_b, by_company[self.company_b] | failed_b)
+        self.assertNotIn("A customer", str(seen_b.read(["message", "display_name", "res_id"])))
+
+    def test_failed_batch_of_two_companies_is_recorded_per_company(self):
+        # The companies of this test are not committed, so another cursor could not insert their runs:
+        # what matters is that the failure path writes one failed run per company.
+        written = []
+        Run = type(self.Run)
+        with patch.object(
+            Run, "_record_failure_outside_transaction", side_effect=lambda vals_list, runs: written.extend(vals_list)
+        ):
+            with self.assertRaises(UserError), self.Run.track("test_flow", self.partners_a | self.partners_b):
+                raise UserError(self.env._("batch failed"))
+        self.assertEqual(
+            sorted((vals["company_id"], vals["record_count"], vals["state"], vals["message"]) for vals in written),
+            sorted(
+                [(self.company_a.id, 3, "failed", "batch failed"), (self.company_b.id, 2, "failed", "batch failed")]
+            ),
+        )
+
+    def test_nested_run_of_a_company_hangs_under_that_company_run(self):
+        with self.Run.track("test_flow", self.partners_a | self.partners_b) as outer:
+            with self.Run.track("test_flow", self.partners_b[0]) as inner:
+                pass
+        self.assertEqual(inner.run.company_id, self.company_b)
+        self.assertEqual(inner.run.parent_id, outer.run_for(self.company_b))
