@@ -1,4 +1,5 @@
 """The pure side of the signed inbound webhooks (distribution_orchestration/services/inbound.py)."""
+
 import doctest
 from datetime import datetime
 
@@ -11,8 +12,13 @@ CATEGORIES = ("late_transfer", "integration", "other")
 
 
 def _body(data, event_id="e-1", event_type="carrier.status"):
-    return {"event_id": event_id, "type": event_type, "occurred_at": "2026-11-30T10:00:00Z", "company": "Co",
-            "data": data}
+    return {
+        "event_id": event_id,
+        "type": event_type,
+        "occurred_at": "2026-11-30T10:00:00Z",
+        "company": "Co",
+        "data": data,
+    }
 
 
 def test_doctests():
@@ -20,16 +26,33 @@ def test_doctests():
     assert tried > 15 and failures == 0
 
 
-@pytest.mark.parametrize(("handler", "data"), [
-    ("carrier_status", {"tracking_ref": "1Z", "status": "delayed", "eta": "2026-12-02",
-                        "occurred_at": "2026-11-30T10:00:00+01:00"}),
-    ("carrier_status", {"picking": "WH/OUT/00001", "status": "delivered", "occurred_at": "2026-11-30T10:00:00Z"}),
-    ("supplier_update", {"purchase_order": "P00001", "lines": [
-        {"product_code": "WID", "planned_date": "2026-12-20T08:00:00Z", "quantity": 12.5}]}),
-    ("supplier_update", {"purchase_order": "P00001", "lead_time_days": 21}),
-    ("exception_report", {"category": "other", "severity": "critical", "message": "Dock flooded",
-                          "record": "stock.picking,12"}),
-])
+@pytest.mark.parametrize(
+    ("handler", "data"),
+    [
+        (
+            "carrier_status",
+            {
+                "tracking_ref": "1Z",
+                "status": "delayed",
+                "eta": "2026-12-02",
+                "occurred_at": "2026-11-30T10:00:00+01:00",
+            },
+        ),
+        ("carrier_status", {"picking": "WH/OUT/00001", "status": "delivered", "occurred_at": "2026-11-30T10:00:00Z"}),
+        (
+            "supplier_update",
+            {
+                "purchase_order": "P00001",
+                "lines": [{"product_code": "WID", "planned_date": "2026-12-20T08:00:00Z", "quantity": 12.5}],
+            },
+        ),
+        ("supplier_update", {"purchase_order": "P00001", "lead_time_days": 21}),
+        (
+            "exception_report",
+            {"category": "other", "severity": "critical", "message": "Dock flooded", "record": "stock.picking,12"},
+        ),
+    ],
+)
 def test_valid_bodies(handler, data):
     assert inbound.validate(handler, _body(data), event_id="e-1", categories=CATEGORIES) == []
 
@@ -94,3 +117,10 @@ def test_record_reference():
 def test_excerpt_is_bounded():
     assert len(inbound.excerpt("é" * 1000)) == inbound.EXCERPT_LENGTH + 1
     assert inbound.excerpt(b"\xff\xfe ok") == "\ufffd\ufffd ok"
+
+
+def test_is_uuid_refuses_non_ascii_lookalikes():
+    assert inbound.is_uuid("7d0c5a9e-54a8-4c0d-9a57-3b0f1a2b3c4d")
+    assert not inbound.is_uuid("\uff17d0c5a9e-54a8-4c0d-9a57-3b0f1a2b3c4d")  # full-width 7
+    assert not inbound.is_uuid("7d0c5a9e-54a8-4c0d-9a57-3b0f1a2b3c4\u00e9")
+    assert not inbound.is_uuid(b"7d0c5a9e-54a8-4c0d-9a57-3b0f1a2b3c4d")

@@ -27,7 +27,10 @@ class DistributionInboundEndpoint(models.Model):
     name = fields.Char(required=True)
     code = fields.Char(required=True, copy=False, help="The last part of the webhook URL (letters, digits, - and _).")
     secret = fields.Char(
-        required=True, copy=False, groups=MANAGER_GROUP, default=lambda self: secrets.token_urlsafe(32),
+        required=True,
+        copy=False,
+        groups=MANAGER_GROUP,
+        default=lambda self: secrets.token_urlsafe(32),
         help="The shared HMAC-SHA256 key the sender signs each request with. Never logged.",
     )
     handler = fields.Selection(HANDLERS, required=True)
@@ -38,10 +41,16 @@ class DistributionInboundEndpoint(models.Model):
     event_count = fields.Integer("Events", compute="_compute_event_counts")
     pending_count = fields.Integer("Unprocessed", compute="_compute_event_counts")
     exception_count = fields.Integer("In Exception", compute="_compute_event_counts")
-    rejected_count = fields.Integer("Rejected", readonly=True, copy=False,
-                                    help="Requests refused: bad signature, stale timestamp, too big, invalid body.")
-    last_rejected_at = fields.Datetime(readonly=True, copy=False)
-    last_rejection_reason = fields.Char(readonly=True, copy=False)
+    # Counted from the append-only rejection log (last 30 days), never stored on the endpoint row: a flood
+    # of forged requests would make it a hot row.
+    rejection_ids = fields.One2many("distribution.inbound.rejection", "endpoint_id", "Rejections")
+    rejected_count = fields.Integer(
+        "Rejected",
+        compute="_compute_rejections",
+        help="Requests refused in the last 30 days: bad signature, stale timestamp, " "too big, invalid body.",
+    )
+    last_rejected_at = fields.Datetime(compute="_compute_rejections")
+    last_rejection_reason = fields.Char(compute="_compute_rejections")
 
     _sql_constraints = [
         ("code_unique", "unique(code)", "The code of an inbound endpoint is its URL: it must be unique."),
@@ -51,9 +60,9 @@ class DistributionInboundEndpoint(models.Model):
     def _check_code(self):
         for endpoint in self:
             if not CODE_PATTERN.match(endpoint.code or ""):
-                raise ValidationError(self.env._(
-                    "The code %s may only hold letters, digits, '-' and '_' (at most 64).", endpoint.code
-                ))
+                raise ValidationError(
+                    self.env._("The code %s may only hold letters, digits, '-' and '_' (at most 64).", endpoint.code)
+                )
 
     @api.depends("code")
     def _compute_url(self):
@@ -73,6 +82,30 @@ class DistributionInboundEndpoint(models.Model):
             endpoint.event_count = sum(by_state.values())
             endpoint.pending_count = by_state.get("received", 0) + by_state.get("failed", 0)
             endpoint.exception_count = by_state.get("exception", 0)
+
+    def _compute_rejections(self):
+        Rejection = self.env["distribution.inbound.rejection"]
+        stats = {}
+        if self.ids:
+            Rejection.flush_model()
+            # Raw SQL: count and latest row per endpoint in one statement (a window and DISTINCT ON). The log
+            # is manager-only; these figures summarise it to whoever reads the endpoint (a manager, by the ACL).
+            self.env.cr.execute(
+                SQL(
+                    """SELECT DISTINCT ON (endpoint_id) endpoint_id, count(*) OVER (PARTITION BY endpoint_id),
+                          rejected_at, reason
+                     FROM %s WHERE endpoint_id IN %s
+                 ORDER BY endpoint_id, rejected_at DESC, id DESC""",
+                    SQL.identifier(Rejection._table),
+                    tuple(self.ids),
+                )
+            )
+            stats = {row[0]: row[1:] for row in self.env.cr.fetchall()}
+        for endpoint in self:
+            count, last, reason = stats.get(endpoint.id, (0, False, False))
+            endpoint.rejected_count = count
+            endpoint.last_rejected_at = last
+            endpoint.last_rejection_reason = reason
 
     def action_view_events(self):
         self.ensure_one()
@@ -95,13 +128,11 @@ class DistributionInboundEndpoint(models.Model):
             return self.browse()
         return self.search_fetch([("code", "=", code)], ["secret", "handler", "company_id"], limit=1)
 
-    def _count_rejection(self, reason):
-        """Count a refused request. Raw SQL: an atomic increment (the ORM would read then write and lose
-        concurrent rejections), and one statement on the request path."""
+    def _count_rejection(self, reason, status=None):
+        """Count a refused request: one row appended to the rejection log (no update of the endpoint)."""
         self.ensure_one()
-        self.env.cr.execute(SQL(
-            "UPDATE %s SET rejected_count = COALESCE(rejected_count, 0) + 1,"
-            " last_rejected_at = now() at time zone 'UTC', last_rejection_reason = %s WHERE id = %s",
-            SQL.identifier(self._table), reason[:200], self.id,
-        ))
+        if status is None:
+            head = (reason or "").split(" ", 1)[0]
+            status = int(head) if head.isdigit() else 0
+        self.env["distribution.inbound.rejection"]._append(self, status, reason)
         self.invalidate_recordset(["rejected_count", "last_rejected_at", "last_rejection_reason"])

@@ -4,6 +4,7 @@ from collections import defaultdict
 
 from markupsafe import Markup
 
+import odoo
 from odoo import api
 from odoo import fields
 from odoo import models
@@ -61,11 +62,13 @@ class DistributionInboundEvent(models.Model):
 
     def init(self):
         # The cron's pick: received and due failed events, oldest first; small because processed rows leave it.
-        self.env.cr.execute(SQL(
-            "CREATE INDEX IF NOT EXISTS distribution_inbound_event_todo_idx ON %s (next_attempt_at, id)"
-            " WHERE state IN ('received', 'failed')",
-            SQL.identifier(self._table),
-        ))
+        self.env.cr.execute(
+            SQL(
+                "CREATE INDEX IF NOT EXISTS distribution_inbound_event_todo_idx ON %s (next_attempt_at, id)"
+                " WHERE state IN ('received', 'failed')",
+                SQL.identifier(self._table),
+            )
+        )
 
     # -- accepting (request side) ----------------------------------------------------------------
     @api.model
@@ -75,17 +78,25 @@ class DistributionInboundEvent(models.Model):
         Raw SQL: ``INSERT .. ON CONFLICT DO NOTHING`` is one statement that settles duplicates in the
         database, also between two concurrent requests (the second waits for the first and inserts
         nothing), without a savepoint nor a failed statement in the log; the ORM cannot express it."""
-        self.env.cr.execute(SQL(
-            """INSERT INTO %(table)s (endpoint_id, event_id, event_type, body, headers, received_at, state,
+        self.env.cr.execute(
+            SQL(
+                """INSERT INTO %(table)s (endpoint_id, event_id, event_type, body, headers, received_at, state,
                                       attempts, company_id, create_uid, write_uid, create_date, write_date)
                VALUES (%(endpoint)s, %(event_id)s, %(type)s, %(body)s, %(headers)s::jsonb,
                        now() at time zone 'UTC', 'received', 0, %(company)s, %(uid)s, %(uid)s,
                        now() at time zone 'UTC', now() at time zone 'UTC')
                ON CONFLICT (endpoint_id, event_id) DO NOTHING
                RETURNING id""",
-            table=SQL.identifier(self._table), endpoint=endpoint.id, event_id=event_id, type=event_type,
-            body=body, headers=json.dumps(headers), company=endpoint.company_id.id, uid=self.env.uid,
-        ))
+                table=SQL.identifier(self._table),
+                endpoint=endpoint.id,
+                event_id=event_id,
+                type=event_type,
+                body=body,
+                headers=json.dumps(headers),
+                company=endpoint.company_id.id,
+                uid=self.env.uid,
+            )
+        )
         row = self.env.cr.fetchone()
         return row[0] if row else None
 
@@ -93,29 +104,70 @@ class DistributionInboundEvent(models.Model):
     @api.model
     def _cron_process(self, batch_size=100):
         """Apply the received events and the failed ones whose retry is due, oldest first, each in its
-        own savepoint. Rows are locked with SKIP LOCKED: several workers share the work, none applies an
-        event twice. One ``inbox_processing`` run per batch; a full batch triggers the next one."""
-        self.flush_model(["state", "next_attempt_at"])
-        # Raw SQL: row locks with SKIP LOCKED are not available through the ORM.
-        self.env.cr.execute(SQL(
-            """SELECT id FROM %s
-                WHERE state = 'received' OR (state = 'failed' AND next_attempt_at <= %s)
-                ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED""",
-            SQL.identifier(self._table), fields.Datetime.now(), batch_size,
-        ))
-        events = self.browse(row[0] for row in self.env.cr.fetchall())
+        own savepoint. The batch is claimed first (``_inbox_claim``: SKIP LOCKED, marked 'processing' and
+        committed), so several workers share the work, none applies an event twice, and the events of a
+        worker that dies stay visible in 'processing' until the reconciliation re-queues them. One
+        ``inbox_processing`` run per company of the batch; a full batch triggers the next one."""
+        events = self._inbox_claim(batch_size)
         if not events:
             return events
-        outcomes = defaultdict(int)
-        with self.env["distribution.workflow.run"].track("inbox_processing", events) as run:
-            for event in events:
-                outcomes[event._process(run)] += 1
-            run.message = ", ".join(f"{count} {state}" for state, count in sorted(outcomes.items()))
-            if outcomes.get("failed") or outcomes.get("exception"):
-                run.fail("inbox_events_failed", run.message, kind="technical" if outcomes.get("failed") else "business")
+        for company in events.company_id:
+            company_events = events.filtered(lambda event, c=company: event.company_id == c)
+            outcomes = defaultdict(int)
+            with self.env["distribution.workflow.run"].track("inbox_processing", company_events) as run:
+                for event in company_events:
+                    outcomes[event._process(run)] += 1
+                run.message = ", ".join(f"{count} {state}" for state, count in sorted(outcomes.items()))
+                if outcomes.get("failed") or outcomes.get("exception"):
+                    run.fail(
+                        "inbox_events_failed", run.message, kind="technical" if outcomes.get("failed") else "business"
+                    )
         if len(events) == batch_size:
             self.env.ref(CRON_XMLID)._trigger()
         return events
+
+    @api.model
+    def _inbox_claim(self, batch_size):
+        """Lock a batch of due events (SKIP LOCKED: rows another worker holds are left to it), mark them
+        'processing' and commit: from then on no other worker takes them, and a crash leaves them in
+        'processing' (committed) for the reconciliation to re-queue after its timeout. The commit is
+        skipped on a test's transaction (see ``_inbox_may_commit``)."""
+        self.flush_model(["state", "next_attempt_at"])
+        # Raw SQL: row locks with SKIP LOCKED are not available through the ORM.
+        self.env.cr.execute(
+            SQL(
+                """SELECT id FROM %s
+                WHERE state = 'received' OR (state = 'failed' AND next_attempt_at <= %s)
+                ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED""",
+                SQL.identifier(self._table),
+                fields.Datetime.now(),
+                batch_size,
+            )
+        )
+        events = self.browse(row[0] for row in self.env.cr.fetchall())
+        if events:
+            events.write({"state": "processing"})
+            events.flush_recordset()
+            if self._inbox_may_commit():
+                self.env.cr.commit()  # pylint: disable=invalid-commit
+                # Locked again for the processing transaction: while this worker lives, the reconciliation
+                # (SKIP LOCKED) leaves them alone however long the batch takes; a dead worker's locks go with it.
+                self.env.cr.execute(
+                    SQL(
+                        "SELECT id FROM %s WHERE id IN %s FOR NO KEY UPDATE",
+                        SQL.identifier(self._table),
+                        tuple(events.ids),
+                    )
+                )
+        return events
+
+    def _inbox_may_commit(self):
+        """Whether the claim may commit its transaction: not on a test's transaction (its commit is
+        forbidden and would break the test's rollback). A cursor a test opens itself commits."""
+        if self.env.registry.in_test_mode():
+            return False
+        test = odoo.modules.module.current_test
+        return not (test and self.env.cr is getattr(test, "cr", None))
 
     def _process(self, run):
         """Apply one event; its new state. A technical failure (any exception of the handler) is rolled
@@ -127,12 +179,24 @@ class DistributionInboundEvent(models.Model):
                 exceptions, result = self._apply()
         except inbound.BusinessProblem as problem:
             exception = self.env["distribution.exception"]._raise_for(
-                self, SOURCE_BUSINESS, "integration", self._exception_message(problem.message),
-                kind="business", severity="medium", reason_code=problem.reason,
+                self,
+                SOURCE_BUSINESS,
+                "integration",
+                self._exception_message(problem.message),
+                kind="business",
+                severity="medium",
+                reason_code=problem.reason,
                 values={"endpoint": self.endpoint_id.code, "event_id": self.event_id, "reason": problem.reason},
             )
-            self.write({"state": "exception", "error": problem.message, "exception_id": exception.id,
-                        "processed_at": fields.Datetime.now(), "next_attempt_at": False})
+            self.write(
+                {
+                    "state": "exception",
+                    "error": problem.message,
+                    "exception_id": exception.id,
+                    "processed_at": fields.Datetime.now(),
+                    "next_attempt_at": False,
+                }
+            )
             run.fail_item(self, problem.reason, problem.message, kind="business")
             return "exception"
         except Exception as error:  # any error of a handler is technical: retried, never a crash
@@ -141,8 +205,16 @@ class DistributionInboundEvent(models.Model):
             self.env["distribution.exception"]._resolve_for(
                 self, [SOURCE_BUSINESS, SOURCE_TECHNICAL], self.env._("The event was applied on a later attempt.")
             )
-        self.write({"state": "done", "error": False, "result": result, "exception_id": exceptions[:1].id,
-                    "processed_at": fields.Datetime.now(), "next_attempt_at": False})
+        self.write(
+            {
+                "state": "done",
+                "error": False,
+                "result": result,
+                "exception_id": exceptions[:1].id,
+                "processed_at": fields.Datetime.now(),
+                "next_attempt_at": False,
+            }
+        )
         return "done"
 
     def _record_failure(self, error, run):
@@ -150,20 +222,36 @@ class DistributionInboundEvent(models.Model):
         message = f"{type(error).__name__}: {error}"[:2000]
         retry_at = inbound.next_attempt_at(fields.Datetime.now(), attempts)
         vals = {"attempts": attempts, "error": message, "next_attempt_at": retry_at}
-        _logger.warning("Inbound event %s (endpoint %s) failed, attempt %s/%s: %s", self.event_id,
-                        self.endpoint_id.code, attempts, inbound.MAX_ATTEMPTS, message)
+        _logger.warning(
+            "Inbound event %s (endpoint %s) failed, attempt %s/%s: %s",
+            self.event_id,
+            self.endpoint_id.code,
+            attempts,
+            inbound.MAX_ATTEMPTS,
+            message,
+        )
         if retry_at:
             vals["state"] = "failed"
         else:
             vals["state"] = "exception"
-            vals["exception_id"] = self.env["distribution.exception"]._raise_for(
-                self, SOURCE_TECHNICAL, "integration",
-                self._exception_message(self.env._(
-                    "Processing failed %(count)s times; last error: %(error)s", count=attempts, error=message
-                )),
-                kind="technical", severity="high", reason_code="inbox_handler_error",
-                values={"endpoint": self.endpoint_id.code, "event_id": self.event_id, "attempts": attempts},
-            ).id
+            vals["exception_id"] = (
+                self.env["distribution.exception"]
+                ._raise_for(
+                    self,
+                    SOURCE_TECHNICAL,
+                    "integration",
+                    self._exception_message(
+                        self.env._(
+                            "Processing failed %(count)s times; last error: %(error)s", count=attempts, error=message
+                        )
+                    ),
+                    kind="technical",
+                    severity="high",
+                    reason_code="inbox_handler_error",
+                    values={"endpoint": self.endpoint_id.code, "event_id": self.event_id, "attempts": attempts},
+                )
+                .id
+            )
         self.write(vals)
         run.fail_item(self, "inbox_handler_error", message, kind="technical")
         return vals["state"]
@@ -171,7 +259,10 @@ class DistributionInboundEvent(models.Model):
     def _exception_message(self, text):
         return self.env._(
             "Inbound event %(event)s (%(type)s) from endpoint %(endpoint)s: %(text)s",
-            event=self.event_id, type=self.event_type or self.handler, endpoint=self.endpoint_id.name, text=text,
+            event=self.event_id,
+            type=self.event_type or self.handler,
+            endpoint=self.endpoint_id.name,
+            text=text,
         )
 
     def _apply(self):
@@ -193,12 +284,19 @@ class DistributionInboundEvent(models.Model):
         if not picking and name:
             picking = Picking.search([("name", "=", name), *company], limit=1)
         if not picking:
-            raise inbound.BusinessProblem("unknown_tracking", self.env._(
-                "no delivery has the tracking number %(ref)s or the reference %(name)s in %(company)s.",
-                ref=ref or "-", name=name or "-", company=self.company_id.name,
-            ))
+            raise inbound.BusinessProblem(
+                "unknown_tracking",
+                self.env._(
+                    "no delivery has the tracking number %(ref)s or the reference %(name)s in %(company)s.",
+                    ref=ref or "-",
+                    name=name or "-",
+                    company=self.company_id.name,
+                ),
+            )
         exception = picking._distribution_record_carrier_event(
-            data["status"], inbound.parse_datetime(data.get("eta")), inbound.parse_datetime(data["occurred_at"]),
+            data["status"],
+            inbound.parse_datetime(data.get("eta")),
+            inbound.parse_datetime(data["occurred_at"]),
             tracking_ref=ref,
         )
         result = self.env._("%(picking)s: carrier status %(status)s", picking=picking.name, status=data["status"])
@@ -216,27 +314,37 @@ class DistributionInboundEvent(models.Model):
             [("name", "=", data["purchase_order"]), ("company_id", "=", self.company_id.id)], limit=1
         )
         if not order:
-            raise inbound.BusinessProblem("unknown_purchase_order", self.env._(
-                "purchase order %(name)s not found in %(company)s.", name=data["purchase_order"],
-                company=self.company_id.name,
-            ))
+            raise inbound.BusinessProblem(
+                "unknown_purchase_order",
+                self.env._(
+                    "purchase order %(name)s not found in %(company)s.",
+                    name=data["purchase_order"],
+                    company=self.company_id.name,
+                ),
+            )
         if order.state == "cancel":
-            raise inbound.BusinessProblem("purchase_order_cancelled", self.env._(
-                "purchase order %s is cancelled.", order.name))
+            raise inbound.BusinessProblem(
+                "purchase_order_cancelled", self.env._("purchase order %s is cancelled.", order.name)
+            )
         product_lines = order.order_line.filtered(lambda line: not line.display_type and line.product_id)
         updates, unknown = [], []
         for line_data in data.get("lines") or []:
-            lines = product_lines.filtered(lambda line, code=line_data["product_code"]:
-                                           line.product_id.default_code == code)
+            lines = product_lines.filtered(
+                lambda line, code=line_data["product_code"]: line.product_id.default_code == code
+            )
             if lines:
                 updates.append((lines, line_data))
             else:
                 unknown.append(line_data["product_code"])
         if unknown:
-            raise inbound.BusinessProblem("unknown_product_code", self.env._(
-                "purchase order %(order)s has no line for the product codes %(codes)s.",
-                order=order.name, codes=", ".join(unknown),
-            ))
+            raise inbound.BusinessProblem(
+                "unknown_product_code",
+                self.env._(
+                    "purchase order %(order)s has no line for the product codes %(codes)s.",
+                    order=order.name,
+                    codes=", ".join(unknown),
+                ),
+            )
         planned_by_product, notes = {}, []
         for lines, line_data in updates:
             planned = inbound.parse_datetime(line_data["planned_date"])
@@ -244,24 +352,30 @@ class DistributionInboundEvent(models.Model):
             for product in lines.product_id:
                 planned_by_product[product] = max(planned, planned_by_product.get(product, planned))
             quantity = line_data.get("quantity")
-            notes.append(Markup("<li>%s</li>") % self.env._(
-                "%(code)s: planned %(date)s%(qty)s", code=line_data["product_code"], date=planned,
-                qty=self.env._(", quantity confirmed %s", quantity) if quantity is not None else "",
-            ))
+            notes.append(
+                Markup("<li>%s</li>")
+                % self.env._(
+                    "%(code)s: planned %(date)s%(qty)s",
+                    code=line_data["product_code"],
+                    date=planned,
+                    qty=self.env._(", quantity confirmed %s", quantity) if quantity is not None else "",
+                )
+            )
         lead_time = data.get("lead_time_days")
         if lead_time is not None:
             self._record_supplier_lead_time(order, product_lines.product_id, lead_time)
             notes.append(Markup("<li>%s</li>") % self.env._("Vendor lead time: %s days", lead_time))
         order.message_post(
-            body=Markup("<p>%s</p><ul>%s</ul>") % (
-                self.env._("Supplier update received (event %s):", self.event_id), Markup().join(notes)
-            ),
+            body=Markup("<p>%s</p><ul>%s</ul>")
+            % (self.env._("Supplier update received (event %s):", self.event_id), Markup().join(notes)),
             subtype_xmlid="mail.mt_note",
         )
         exceptions = self._raise_infeasible_orders(order, planned_by_product)
         result = self.env._(
             "%(order)s: %(lines)s line(s) re-planned; %(count)s customer order(s) at risk%(names)s",
-            order=order.name, lines=len(updates), count=len(exceptions),
+            order=order.name,
+            lines=len(updates),
+            count=len(exceptions),
             names=(": " + ", ".join(exceptions.sale_order_id.mapped("name"))) if exceptions else "",
         )
         return exceptions, result
@@ -276,21 +390,28 @@ class DistributionInboundEvent(models.Model):
             if infos:
                 infos.write({"delay": lead_time})
             else:
-                Supplierinfo.create({
-                    "partner_id": vendor.id, "product_tmpl_id": product.product_tmpl_id.id,
-                    "delay": lead_time, "company_id": order.company_id.id, "currency_id": order.currency_id.id,
-                })
+                Supplierinfo.create(
+                    {
+                        "partner_id": vendor.id,
+                        "product_tmpl_id": product.product_tmpl_id.id,
+                        "delay": lead_time,
+                        "company_id": order.company_id.id,
+                        "currency_id": order.currency_id.id,
+                    }
+                )
 
     def _raise_infeasible_orders(self, order, planned_by_product):
         Exception_ = self.env["distribution.exception"]
         if not planned_by_product:
             return Exception_
-        sale_lines = self.env["sale.order.line"].search([
-            ("product_id", "in", [product.id for product in planned_by_product]),
-            ("order_id.state", "=", "sale"),
-            ("order_id.commitment_date", "!=", False),
-            ("company_id", "=", self.company_id.id),
-        ])
+        sale_lines = self.env["sale.order.line"].search(
+            [
+                ("product_id", "in", [product.id for product in planned_by_product]),
+                ("order_id.state", "=", "sale"),
+                ("order_id.commitment_date", "!=", False),
+                ("company_id", "=", self.company_id.id),
+            ]
+        )
         late = defaultdict(list)
         for line in sale_lines:
             planned = planned_by_product[line.product_id]
@@ -300,17 +421,26 @@ class DistributionInboundEvent(models.Model):
         for sale_order, products in late.items():
             latest = max(planned for _product, planned in products)
             exceptions |= Exception_._raise_for(
-                sale_order, f"supplier_update:{order.id}", "date_infeasible",
+                sale_order,
+                f"supplier_update:{order.id}",
+                "date_infeasible",
                 self.env._(
                     "Promised for %(promise)s, but vendor %(vendor)s now plans %(products)s for %(planned)s "
                     "(purchase order %(po)s). Agree a new date with the customer or find another source.",
-                    promise=sale_order.commitment_date, vendor=order.partner_id.display_name,
+                    promise=sale_order.commitment_date,
+                    vendor=order.partner_id.display_name,
                     products=", ".join(product.display_name for product, _planned in products),
-                    planned=latest, po=order.name,
+                    planned=latest,
+                    po=order.name,
                 ),
-                severity="high", reason_code="supplier_delay",
-                values={"purchase_order": order.name, "commitment_date": str(sale_order.commitment_date),
-                        "planned_date": str(latest), "event_id": self.event_id},
+                severity="high",
+                reason_code="supplier_delay",
+                values={
+                    "purchase_order": order.name,
+                    "commitment_date": str(sale_order.commitment_date),
+                    "planned_date": str(latest),
+                    "event_id": self.event_id,
+                },
             )
         return exceptions
 
@@ -318,12 +448,18 @@ class DistributionInboundEvent(models.Model):
         """An exception raised by the partner system, on the document it names (else on this event)."""
         record = self._reported_record(data["record"])
         exception = self.env["distribution.exception"]._raise_for(
-            record or self, f"inbox:{self.event_id}", data["category"], data["message"],
-            kind="business", severity=data["severity"], reason_code=data.get("reason_code") or data["category"],
+            record or self,
+            f"inbox:{self.event_id}",
+            data["category"],
+            data["message"],
+            kind="business",
+            severity=data["severity"],
+            reason_code=data.get("reason_code") or data["category"],
             values={"endpoint": self.endpoint_id.code, "event_id": self.event_id, "record": data["record"]},
         )
-        return exception, self.env._("Exception %(name)s raised on %(record)s", name=exception.name,
-                                     record=(record or self).display_name)
+        return exception, self.env._(
+            "Exception %(name)s raised on %(record)s", name=exception.name, record=(record or self).display_name
+        )
 
     def _reported_record(self, reference):
         """The document of a reference ("model,id" or a name), in this event's company; None when unknown."""
@@ -337,8 +473,7 @@ class DistributionInboundEvent(models.Model):
         else:
             record = None
             for model in REPORTABLE_MODELS[:3]:
-                record = self.env[model].search([("name", "=", key), ("company_id", "=", self.company_id.id)],
-                                                limit=1)
+                record = self.env[model].search([("name", "=", key), ("company_id", "=", self.company_id.id)], limit=1)
                 if record:
                     break
             if not record:

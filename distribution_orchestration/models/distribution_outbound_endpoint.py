@@ -4,6 +4,8 @@ import secrets
 from odoo import api
 from odoo import fields
 from odoo import models
+from odoo import tools
+from odoo.addons.distribution_observability.services import netguard
 from odoo.exceptions import ValidationError
 
 from ..services import signature
@@ -74,6 +76,35 @@ class DistributionOutboundEndpoint(models.Model):
                 raise ValidationError(
                     self.env._("The URL of %(name)s must start with https:// (or http://).", name=endpoint.name)
                 )
+            try:
+                blocked = endpoint._outbound_blocked_reason()
+            except netguard.UnresolvedHost:
+                blocked = None  # a name that does not resolve yet: checked again before every delivery
+            if blocked:
+                raise ValidationError(
+                    self.env._(
+                        "The URL of %(name)s points inside the network (%(reason)s): the outbox only posts to "
+                        "public addresses.",
+                        name=endpoint.name,
+                        reason=blocked,
+                    )
+                )
+
+    @api.model
+    def _outbound_allow_private(self):
+        """Whether the server lets the outbox post to loopback and private addresses: development and
+        tests only (their receivers listen on 127.0.0.1), set in the server configuration
+        (``distribution_outbound_allow_private = True``) or the environment
+        (``DISTRIBUTION_OUTBOUND_ALLOW_PRIVATE=1``), never by a user."""
+        return netguard.allow_private(tools.config.get(netguard.CONFIG_ALLOW_PRIVATE))
+
+    def _outbound_blocked_reason(self):
+        """Why the outbox must not post to this endpoint's URL (loopback, private, link-local, reserved
+        address, resolved now), or None. Raises ``netguard.UnresolvedHost`` when the name does not resolve."""
+        self.ensure_one()
+        if self._outbound_allow_private():
+            return None
+        return netguard.blocked_reason(self.url)
 
     @api.constrains("extra_headers")
     def _check_extra_headers(self):

@@ -8,12 +8,18 @@ from datetime import timedelta
 
 import psycopg2
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection
+from urllib3.connection import HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool
+from urllib3.connectionpool import HTTPSConnectionPool
 
 import odoo
 from odoo import api
 from odoo import fields
 from odoo import models
 from odoo import tools
+from odoo.addons.distribution_observability.services import netguard
 from odoo.exceptions import UserError
 from odoo.tools import SQL
 
@@ -21,6 +27,7 @@ from ..services import backoff
 from ..services import signature
 
 _logger = logging.getLogger(__name__)
+MANAGER_GROUP = "distribution_observability.group_distribution_manager"
 
 STATES = [
     ("pending", "Pending"),
@@ -40,8 +47,71 @@ MAX_ERROR_LENGTH = 1000
 CLAIM_ATTEMPTS = 3
 USER_AGENT = "Odoo-Distribution-Outbox/1.0"
 # Errors of the request itself (not of the receiver): retrying the same request cannot succeed.
-PERMANENT_REQUEST_ERRORS = (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
-                            requests.exceptions.InvalidSchema, requests.exceptions.InvalidHeader)
+PERMANENT_REQUEST_ERRORS = (
+    requests.exceptions.InvalidURL,
+    requests.exceptions.MissingSchema,
+    requests.exceptions.InvalidSchema,
+    requests.exceptions.InvalidHeader,
+)
+
+
+class BlockedPeer(OSError):
+    """The connection reached a loopback, private or reserved address although the host name resolved to a
+    public one when it was checked: a DNS rebinding (or a race with the resolver). Nothing was sent."""
+
+
+class _PublicPeerMixin:
+    """A connection that checks the address it actually connected to, before TLS and before any byte of
+    the request: the last word against DNS rebinding, whatever the name resolved to a moment before."""
+
+    def _new_conn(self):
+        sock = super()._new_conn()
+        peer = sock.getpeername()[0]
+        kind = netguard.address_kind(peer)
+        if kind:
+            sock.close()
+            raise BlockedPeer(f"{self.host} connected to {peer}, {kind} address")
+        return sock
+
+
+class _PublicHTTPConnection(_PublicPeerMixin, HTTPConnection):
+    pass
+
+
+class _PublicHTTPSConnection(_PublicPeerMixin, HTTPSConnection):
+    pass
+
+
+class _PublicHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _PublicHTTPConnection
+
+
+class _PublicHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _PublicHTTPSConnection
+
+
+class PublicOnlyAdapter(HTTPAdapter):
+    """The transport of the outbox when private addresses are not allowed: every connection is checked."""
+
+    def init_poolmanager(self, *args, **kwargs):
+        result = super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _PublicHTTPPool, "https": _PublicHTTPSPool}
+        return result
+
+
+def _blocked_peer(error, depth=0):
+    """The BlockedPeer behind a requests/urllib3 error (they wrap it in several layers), or None."""
+    if isinstance(error, BlockedPeer):
+        return error
+    if error is None or depth > 6:
+        return None
+    nested = [getattr(error, "reason", None), error.__cause__, error.__context__]
+    nested += [arg for arg in getattr(error, "args", ()) if isinstance(arg, BaseException)]
+    for inner in nested:
+        found = _blocked_peer(inner, depth + 1) if isinstance(inner, BaseException) else None
+        if found:
+            return found
+    return None
 
 
 def _utcnow():
@@ -77,7 +147,9 @@ class DistributionOutboundEvent(models.Model):
     sending_started_at = fields.Datetime(readonly=True)
     last_attempt_at = fields.Datetime(readonly=True)
     last_status_code = fields.Integer(readonly=True, aggregator=False)
-    last_error = fields.Text(readonly=True)
+    # The receiver's answer (and the network's: "connection refused") is for those who configure the
+    # endpoints only: shown to every user it would turn a URL into a probe of whatever answers it.
+    last_error = fields.Text(readonly=True, groups=MANAGER_GROUP)
     delivered_at = fields.Datetime(readonly=True)
     latency_ms = fields.Integer("Latency (ms)", readonly=True, aggregator="avg", help="From emission to delivery.")
     discarded = fields.Boolean(readonly=True, help="A dead letter somebody decided not to replay.")
@@ -85,21 +157,37 @@ class DistributionOutboundEvent(models.Model):
     discarded_by_id = fields.Many2one("res.users", readonly=True)
     discarded_at = fields.Datetime(readonly=True)
     replay_count = fields.Integer(readonly=True)
-    company_id = fields.Many2one("res.company", required=True, readonly=True, index=True,
-                                 default=lambda self: self.env.company)
+    company_id = fields.Many2one(
+        "res.company", required=True, readonly=True, index=True, default=lambda self: self.env.company
+    )
 
     _sql_constraints = [("event_id_unique", "unique(event_id)", "An event ID must be unique.")]
 
     def init(self):
         # The claim of due events (the cron's first query).
-        tools.create_index(self._cr, "distribution_outbound_event_due_idx", self._table, ["next_attempt_at", "id"],
-                           where="state = 'pending'")
+        tools.create_index(
+            self._cr,
+            "distribution_outbound_event_due_idx",
+            self._table,
+            ["next_attempt_at", "id"],
+            where="state = 'pending'",
+        )
         # The earlier undelivered events of a document (delivery in creation order per endpoint and document).
-        tools.create_index(self._cr, "distribution_outbound_event_chain_idx", self._table,
-                           ["endpoint_id", "res_model", "res_id", "id"], where="state IN ('pending', 'sending')")
+        tools.create_index(
+            self._cr,
+            "distribution_outbound_event_chain_idx",
+            self._table,
+            ["endpoint_id", "res_model", "res_id", "id"],
+            where="state IN ('pending', 'sending')",
+        )
         # Stale 'sending' events and the dead-letter queue.
-        tools.create_index(self._cr, "distribution_outbound_event_state_idx", self._table, ["state", "create_date"],
-                           where="state IN ('sending', 'dead')")
+        tools.create_index(
+            self._cr,
+            "distribution_outbound_event_state_idx",
+            self._table,
+            ["state", "create_date"],
+            where="state IN ('sending', 'dead')",
+        )
 
     @api.model
     def _selection_record_ref(self):
@@ -135,9 +223,12 @@ class DistributionOutboundEvent(models.Model):
         }
         # sudo: emitting is a side effect of any user's business action (a salesperson confirming an order);
         # endpoints are manager-only configuration (they hold the secret, which is not read here).
-        endpoints = self.env["distribution.outbound.endpoint"].sudo().search(
-            [("company_id", "in", list({company.id for company in companies.values()}))]
-        ).filtered(lambda endpoint: endpoint._subscribes(event_type))
+        endpoints = (
+            self.env["distribution.outbound.endpoint"]
+            .sudo()
+            .search([("company_id", "in", list({company.id for company in companies.values()}))])
+            .filtered(lambda endpoint: endpoint._subscribes(event_type))
+        )
         if not endpoints:
             return self.browse()
         occurred_at = _utcnow().strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -148,16 +239,18 @@ class DistributionOutboundEvent(models.Model):
             for endpoint in endpoints.filtered(lambda e, c=company: e.company_id == c):
                 event_id = str(uuid.uuid4())
                 body = signature.envelope(event_id, event_type, occurred_at, company.name, data or {})
-                vals_list.append({
-                    "event_id": event_id,
-                    "event_type": event_type,
-                    "payload": body.decode(),
-                    "correlation_id": shared_correlation,
-                    "endpoint_id": endpoint.id,
-                    "res_model": record._name if record else False,
-                    "res_id": record.id if record else False,
-                    "company_id": company.id,
-                })
+                vals_list.append(
+                    {
+                        "event_id": event_id,
+                        "event_type": event_type,
+                        "payload": body.decode(),
+                        "correlation_id": shared_correlation,
+                        "endpoint_id": endpoint.id,
+                        "res_model": record._name if record else False,
+                        "res_id": record.id if record else False,
+                        "company_id": company.id,
+                    }
+                )
         if not vals_list:
             return self.browse()
         # sudo: the outbox is written as the system, whatever the rights of the user whose action emits.
@@ -194,8 +287,13 @@ class DistributionOutboundEvent(models.Model):
         events = self._outbox_claim(batch_size)
         if events:
             self._outbox_commit()
-            with self.env["distribution.workflow.run"].track(WORKFLOW_CODE, events) as run:
-                events._outbox_deliver(run)
+            # One run per company, each with its own summary: a company's users never read another's figures.
+            # The time budget is the batch's, shared by its companies (see STALE_SENDING_SECONDS).
+            deadline = time.monotonic() + BATCH_TIME_BUDGET
+            for company in events.company_id:
+                company_events = events.filtered(lambda event, c=company: event.company_id == c)
+                with self.env["distribution.workflow.run"].track(WORKFLOW_CODE, company_events) as run:
+                    company_events._outbox_deliver(run, deadline=deadline)
             self._outbox_commit()
         self.env["ir.cron"]._notify_progress(done=len(events), remaining=1 if len(events) >= batch_size else 0)
         return len(events)
@@ -204,6 +302,8 @@ class DistributionOutboundEvent(models.Model):
         """Whether the delivery may commit its transaction: not on the transaction of a test (its commit is
         forbidden, and would break the test's rollback), nor when the caller says so with the context key
         ``distribution_outbox_no_commit``. A cursor a test opens itself (``registry.cursor()``) commits."""
+        # Harmless to forge: the key can only withhold the intermediate commits (the outcomes are then committed
+        # with the caller's transaction); it opens no gate, and the private delivery is not reachable over RPC.
         if self.env.context.get("distribution_outbox_no_commit") or self.env.registry.in_test_mode():
             return False
         test = odoo.modules.module.current_test
@@ -279,21 +379,27 @@ class DistributionOutboundEvent(models.Model):
                        AND earlier.id NOT IN (SELECT id FROM candidate))
           ORDER BY candidate.id
             """,
-            now=now, stale=now - timedelta(seconds=STALE_SENDING_SECONDS), limit=batch_size,
+            now=now,
+            stale=now - timedelta(seconds=STALE_SENDING_SECONDS),
+            limit=batch_size,
         )
 
-    def _outbox_deliver(self, run):
+    def _outbox_deliver(self, run, deadline=None):
         """Post the claimed events in order, record each outcome (committed every half second, and at once
-        for a failure) and summarise
-        the batch on its run. Later events of a document whose event failed wait for the next batch."""
+        for a failure) and summarise the batch on its run. Later events of a document whose event failed
+        wait for the next batch, like the events left when ``deadline`` (time.monotonic()) has passed."""
         tally = Counter()
         latencies = []
         held_chains = set()
-        deadline = time.monotonic() + BATCH_TIME_BUDGET
+        deadline = deadline or time.monotonic() + BATCH_TIME_BUDGET
         self._outbox_commit()  # the 'running' row of the batch run: no transaction stays open during HTTP
         last_commit = time.monotonic()
         with requests.Session() as session:
             session.headers["User-Agent"] = USER_AGENT
+            if not self.env["distribution.outbound.endpoint"]._outbound_allow_private():
+                adapter = PublicOnlyAdapter()
+                session.mount("http://", adapter)
+                session.mount("https://", adapter)
             for event in self.sorted("id"):
                 chain = (event.endpoint_id.id, event.res_model, event.res_id) if event.res_model else None
                 if (chain and chain in held_chains) or time.monotonic() > deadline:
@@ -350,14 +456,26 @@ class DistributionOutboundEvent(models.Model):
             return None, f"invalid extra headers: {exc}", 0.0
         headers["Content-Type"] = "application/json"
         headers.update(signature.headers(endpoint.secret, self.event_type, self.event_id, int(time.time()), body))
+        # Checked again at each delivery, not only when the URL was saved: the name may resolve elsewhere
+        # by now (DNS rebinding). A blocked address is a dead letter (retrying cannot make it public).
         try:
-            response = session.post(endpoint.url, data=body, headers=headers, timeout=endpoint.timeout,
-                                    allow_redirects=False)
+            blocked = endpoint._outbound_blocked_reason()
+        except netguard.UnresolvedHost as exc:
+            return None, f"connection error: {exc}", 0.0
+        if blocked:
+            return 0, f"blocked address: {blocked}", 0.0
+        try:
+            response = session.post(
+                endpoint.url, data=body, headers=headers, timeout=endpoint.timeout, allow_redirects=False
+            )
         except PERMANENT_REQUEST_ERRORS as exc:
             return 0, f"invalid request: {type(exc).__name__}", 0.0
         except requests.Timeout:
             return None, f"timeout after {endpoint.timeout} s", 0.0
         except requests.ConnectionError as exc:
+            blocked_peer = _blocked_peer(exc)
+            if blocked_peer:
+                return 0, f"blocked address: {blocked_peer}", 0.0
             return None, f"connection error: {self._outbox_scrub(exc, endpoint)}", 0.0
         except requests.RequestException as exc:
             return None, f"{type(exc).__name__}: {self._outbox_scrub(exc, endpoint)}", 0.0
@@ -365,8 +483,11 @@ class DistributionOutboundEvent(models.Model):
         if 200 <= status < 300:
             return status, None, 0.0
         text = self._outbox_scrub(response.text[:300], endpoint)
-        return status, f"HTTP {status} {response.reason or ''}: {text}".strip(), backoff.retry_after(
-            response.headers.get("Retry-After"))
+        return (
+            status,
+            f"HTTP {status} {response.reason or ''}: {text}".strip(),
+            backoff.retry_after(response.headers.get("Retry-After")),
+        )
 
     @api.model
     def _outbox_scrub(self, value, endpoint):
@@ -395,22 +516,31 @@ class DistributionOutboundEvent(models.Model):
             self.write(vals)
             return
         vals["last_error"] = error
-        if outcome == backoff.RETRY and attempts < self.endpoint_id.max_attempts:
-            delay = max(backoff.delay(attempts), wait)
-            vals.update(state="pending", next_attempt_at=now + timedelta(seconds=delay))
-            message = f"attempt {attempts}/{self.endpoint_id.max_attempts} failed, next in {round(delay)} s: {error}"
-        else:
-            vals.update(state="dead", next_attempt_at=False)
-            message = f"dead after {attempts} attempt(s): {error}"
-        self.write(vals)
         if status:
             reason = f"http_{status}"
         elif status == 0:
-            reason = "invalid_request"
+            reason = "blocked_address" if (error or "").startswith("blocked address") else "invalid_request"
         else:
             reason = "timeout" if error.startswith("timeout") else "no_answer"
-        _logger.warning("Outbox event %s (%s) to endpoint %s: %s", self.event_id, self.event_type,
-                        self.endpoint_id.name, message)
+        # The run log is read by every Distribution user: it gets the reason code, never the answer's text
+        # (last_error, manager-only, and the server log keep it).
+        if outcome == backoff.RETRY and attempts < self.endpoint_id.max_attempts:
+            delay = max(backoff.delay(attempts), wait)
+            vals.update(state="pending", next_attempt_at=now + timedelta(seconds=delay))
+            message = f"attempt {attempts}/{self.endpoint_id.max_attempts} failed, next in {round(delay)} s"
+        else:
+            vals.update(state="dead", next_attempt_at=False)
+            message = f"dead after {attempts} attempt(s)"
+        self.write(vals)
+        _logger.warning(
+            "Outbox event %s (%s) to endpoint %s: %s: %s",
+            self.event_id,
+            self.event_type,
+            self.endpoint_id.name,
+            message,
+            error,
+        )
+        message = f"{message}: {reason}"
         run.fail_item(self, reason, message, kind="technical")
 
     # -- dead letters -----------------------------------------------------------------------------
@@ -420,16 +550,18 @@ class DistributionOutboundEvent(models.Model):
         if not dead:
             raise UserError(self.env._("Only dead events can be replayed."))
         for event in dead:
-            event.write({
-                "state": "pending",
-                "attempts": 0,
-                "next_attempt_at": fields.Datetime.now(),
-                "discarded": False,
-                "discard_reason": False,
-                "discarded_by_id": False,
-                "discarded_at": False,
-                "replay_count": event.replay_count + 1,
-            })
+            event.write(
+                {
+                    "state": "pending",
+                    "attempts": 0,
+                    "next_attempt_at": fields.Datetime.now(),
+                    "discarded": False,
+                    "discard_reason": False,
+                    "discarded_by_id": False,
+                    "discarded_at": False,
+                    "replay_count": event.replay_count + 1,
+                }
+            )
         self._trigger_delivery()
         return {
             "type": "ir.actions.client",
@@ -447,12 +579,14 @@ class DistributionOutboundEvent(models.Model):
             raise UserError(self.env._("Say why these events are discarded."))
         if any(event.state != "dead" for event in self):
             raise UserError(self.env._("Only dead events can be discarded."))
-        self.write({
-            "discarded": True,
-            "discard_reason": reason.strip(),
-            "discarded_by_id": self.env.uid,
-            "discarded_at": fields.Datetime.now(),
-        })
+        self.write(
+            {
+                "discarded": True,
+                "discard_reason": reason.strip(),
+                "discarded_by_id": self.env.uid,
+                "discarded_at": fields.Datetime.now(),
+            }
+        )
 
     def action_discard(self):
         """Open the discard wizard on the selected dead events."""

@@ -9,6 +9,7 @@
   random source (``rand``, a function returning a float in [0, 1)).
 - ``retry_after(value, cap)``: the seconds a ``Retry-After`` header (seconds form) asks for, capped.
 """
+
 import random as _random
 
 DELIVERED = "delivered"

@@ -4,6 +4,7 @@
 acceptable); the controller answers 400 with that list. The envelope is the one of
 ``services/signature.envelope``: ``{"event_id", "type", "occurred_at", "company", "data": {...}}``.
 """
+
 import uuid
 from datetime import UTC
 from datetime import date
@@ -60,7 +61,11 @@ def is_uuid(value):
 
     >>> is_uuid("7d0c5a9e-54a8-4c0d-9a57-3b0f1a2b3c4d"), is_uuid("42"), is_uuid(None)
     (True, False, False)
+    >>> is_uuid("\uff17d0c5a9e-54a8-4c0d-9a57-3b0f1a2b3c4d")  # a full-width digit: uuid.UUID would take it
+    False
     """
+    if not isinstance(value, str) or not value.isascii():
+        return False
     try:
         uuid.UUID(str(value))
     except ValueError:

@@ -11,6 +11,7 @@ from odoo.tests import HttpCase
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
+from ..controllers import webhook
 from ..services import signature
 
 WEBHOOK_LOGGER = "odoo.addons.distribution_orchestration.controllers.webhook"
@@ -36,36 +37,59 @@ class TestInbox(HttpCase):
         cls.env = cls.env(context=dict(cls.env.context, tracking_disable=True))
         cls.company = cls.env.company
         Endpoint = cls.env["distribution.inbound.endpoint"]
-        cls.carrier = Endpoint.create({"name": "Carrier", "code": "test-carrier", "handler": "carrier_status",
-                                       "secret": "carrier-secret-Zq81"})
-        cls.supplier = Endpoint.create({"name": "Supplier", "code": "test-supplier", "handler": "supplier_update",
-                                        "secret": "supplier-secret-Kp02"})
-        cls.reporter = Endpoint.create({"name": "Reports", "code": "test-reports", "handler": "exception_report",
-                                        "secret": "reports-secret-Lm33"})
+        cls.carrier = Endpoint.create(
+            {"name": "Carrier", "code": "test-carrier", "handler": "carrier_status", "secret": "carrier-secret-Zq81"}
+        )
+        cls.supplier = Endpoint.create(
+            {
+                "name": "Supplier",
+                "code": "test-supplier",
+                "handler": "supplier_update",
+                "secret": "supplier-secret-Kp02",
+            }
+        )
+        cls.reporter = Endpoint.create(
+            {"name": "Reports", "code": "test-reports", "handler": "exception_report", "secret": "reports-secret-Lm33"}
+        )
         cls.Event = cls.env["distribution.inbound.event"]
         cls.Exception = cls.env["distribution.exception"]
         cls.customer = cls.env["res.partner"].create({"name": "Inbox Customer"})
         cls.vendor = cls.env["res.partner"].create({"name": "Inbox Vendor"})
-        cls.product = cls.env["product.product"].create({
-            "name": "Inbox Widget", "default_code": "INB-W", "is_storable": True, "type": "consu",
-            "list_price": 10.0, "standard_price": 5.0, "taxes_id": [Command.clear()],
-            "seller_ids": [Command.create({"partner_id": cls.vendor.id, "delay": 3, "price": 5.0})],
-        })
+        cls.product = cls.env["product.product"].create(
+            {
+                "name": "Inbox Widget",
+                "default_code": "INB-W",
+                "is_storable": True,
+                "type": "consu",
+                "list_price": 10.0,
+                "standard_price": 5.0,
+                "taxes_id": [Command.clear()],
+                "seller_ids": [Command.create({"partner_id": cls.vendor.id, "delay": 3, "price": 5.0})],
+            }
+        )
+
+    def setUp(self):
+        super().setUp()
+        # The rejection warning is rate-limited per endpoint and process: each test starts with a fresh limit.
+        webhook._last_rejection_log.clear()
 
     # -- helpers ---------------------------------------------------------------------------------
     def _body(self, data, event_id=None, event_type="test.event"):
-        return signature.envelope(event_id or str(uuid.uuid4()), event_type, "2026-11-30T10:00:00Z",
-                                  self.company.name, data)
+        return signature.envelope(
+            event_id or str(uuid.uuid4()), event_type, "2026-11-30T10:00:00Z", self.company.name, data
+        )
 
     def _post(self, endpoint, data=None, body=None, event_id=None, timestamp=None, secret=None, headers=None):
         event_id = event_id or str(uuid.uuid4())
         body = body if body is not None else self._body(data, event_id)
-        request_headers = signature.headers(secret or endpoint.secret, "test.event", event_id,
-                                            timestamp or int(time.time()), body)
+        request_headers = signature.headers(
+            secret or endpoint.secret, "test.event", event_id, timestamp or int(time.time()), body
+        )
         request_headers["Content-Type"] = "application/json"
         request_headers.update(headers or {})
-        return self.opener.post(f"{self.base_url()}/distribution/webhook/{endpoint.code}", data=body,
-                                headers=request_headers, timeout=12)
+        return self.opener.post(
+            f"{self.base_url()}/distribution/webhook/{endpoint.code}", data=body, headers=request_headers, timeout=12
+        )
 
     def _events(self, endpoint):
         return self.Event.search([("endpoint_id", "=", endpoint.id)])
@@ -77,10 +101,13 @@ class TestInbox(HttpCase):
         return {"tracking_ref": "1Z-INBOX-1", "status": "in_transit", "occurred_at": "2026-11-30T09:00:00Z", **values}
 
     def _confirmed_order(self, commitment_date, qty=5):
-        order = self.env["sale.order"].create({
-            "partner_id": self.customer.id, "commitment_date": commitment_date,
-            "order_line": [Command.create({"product_id": self.product.id, "product_uom_qty": qty})],
-        })
+        order = self.env["sale.order"].create(
+            {
+                "partner_id": self.customer.id,
+                "commitment_date": commitment_date,
+                "order_line": [Command.create({"product_id": self.product.id, "product_uom_qty": qty})],
+            }
+        )
         order.action_confirm()
         self.assertEqual(order.state, "sale")
         return order
@@ -125,11 +152,12 @@ class TestInbox(HttpCase):
 
         def chunks():  # no Content-Length: the size actually read decides
             yield big[: len(big) // 2]
-            yield big[len(big) // 2:]
+            yield big[len(big) // 2 :]
 
         headers = signature.headers(self.carrier.secret, "t", str(uuid.uuid4()), int(time.time()), big)
-        chunked = self.opener.post(f"{self.base_url()}/distribution/webhook/{self.carrier.code}", data=chunks(),
-                                   headers=headers, timeout=12)
+        chunked = self.opener.post(
+            f"{self.base_url()}/distribution/webhook/{self.carrier.code}", data=chunks(), headers=headers, timeout=12
+        )
         self.assertEqual(chunked.status_code, 413)
         self.assertFalse(self._events(self.carrier))
 
@@ -222,17 +250,23 @@ class TestInbox(HttpCase):
         self.assertEqual(event.attempts, 0, "a business problem is not retried")
 
     def test_supplier_update(self):
-        purchase = self.env["purchase.order"].create({
-            "partner_id": self.vendor.id,
-            "order_line": [Command.create({"product_id": self.product.id, "product_qty": 20, "price_unit": 5.0})],
-        })
+        purchase = self.env["purchase.order"].create(
+            {
+                "partner_id": self.vendor.id,
+                "order_line": [Command.create({"product_id": self.product.id, "product_qty": 20, "price_unit": 5.0})],
+            }
+        )
         purchase.button_confirm()
         late_order = self._confirmed_order(fields.Datetime.now() + timedelta(days=3))
         safe_order = self._confirmed_order(fields.Datetime.now() + timedelta(days=30))
         planned = (fields.Datetime.now() + timedelta(days=10)).replace(microsecond=0)
-        data = {"purchase_order": purchase.name, "lead_time_days": 14,
-                "lines": [{"product_code": "INB-W", "planned_date": planned.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                           "quantity": 20}]}
+        data = {
+            "purchase_order": purchase.name,
+            "lead_time_days": 14,
+            "lines": [
+                {"product_code": "INB-W", "planned_date": planned.strftime("%Y-%m-%dT%H:%M:%SZ"), "quantity": 20}
+            ],
+        }
         self.assertEqual(self._post(self.supplier, data).status_code, 202)
         self._process()
         event = self._events(self.supplier)
@@ -255,15 +289,20 @@ class TestInbox(HttpCase):
 
     def test_exception_report(self):
         order = self.env["sale.order"].create({"partner_id": self.customer.id})
-        data = {"category": "other", "severity": "high", "message": "Dock 3 flooded",
-                "record": f"sale.order,{order.id}"}
+        data = {
+            "category": "other",
+            "severity": "high",
+            "message": "Dock 3 flooded",
+            "record": f"sale.order,{order.id}",
+        }
         event_id = str(uuid.uuid4())
         self._post(self.reporter, data, event_id=event_id)
         self._process()
         exception = self.Exception.search([("source_key", "=", f"inbox:{event_id}")])
         self.assertEqual((exception.res_model, exception.res_id), ("sale.order", order.id))
-        self.assertEqual((exception.category, exception.severity, exception.message),
-                         ("other", "high", "Dock 3 flooded"))
+        self.assertEqual(
+            (exception.category, exception.severity, exception.message), ("other", "high", "Dock 3 flooded")
+        )
         self.assertEqual(self._events(self.reporter).state, "done")
 
     @mute_logger(EVENT_LOGGER)
@@ -300,13 +339,89 @@ class TestInbox(HttpCase):
             self._post(self.carrier, self._carrier_data(), timestamp=1)
             self._post(self.carrier, body=b"[not json")
             self._post(self.carrier, self._carrier_data(tracking_ref="UNKNOWN"))
-            with patch.object(self.registry["distribution.inbound.event"], "_handle_carrier_status",
-                              side_effect=RuntimeError("boom")):
+            with patch.object(
+                self.registry["distribution.inbound.event"], "_handle_carrier_status", side_effect=RuntimeError("boom")
+            ):
                 self._process()
         finally:
             for logger in loggers:
                 logger.removeHandler(capture)
         self.assertTrue(any("rejected with 401" in line for line in capture.lines), capture.lines)
         self.assertFalse([line for line in capture.lines if self.carrier.secret in line])
-        self.assertFalse(json.dumps(self.carrier.read(["rejected_count", "last_rejection_reason"]))
-                         .count(self.carrier.secret))
+        self.assertFalse(
+            json.dumps(self.carrier.read(["rejected_count", "last_rejection_reason"])).count(self.carrier.secret)
+        )
+
+    # -- rejections under attack, the 'processing' state -------------------------------------------
+    def test_rejections_are_appended_not_counted_on_the_endpoint_row(self):
+        self.carrier.flush_recordset()
+        self.env.cr.execute("SELECT write_date FROM distribution_inbound_endpoint WHERE id = %s", [self.carrier.id])
+        before = self.env.cr.fetchone()[0]
+        capture = _Capture()
+        logger = logging.getLogger(WEBHOOK_LOGGER)
+        logger.addHandler(capture)
+        try:
+            for _attempt in range(5):
+                response = self._post(self.carrier, self._carrier_data(), secret="forged")
+                self.assertEqual(response.status_code, 401)
+        finally:
+            logger.removeHandler(capture)
+        self.env.cr.execute("SELECT write_date FROM distribution_inbound_endpoint WHERE id = %s", [self.carrier.id])
+        self.assertEqual(self.env.cr.fetchone()[0], before, "a rejection never updates the endpoint row")
+        rejections = self.env["distribution.inbound.rejection"].search([("endpoint_id", "=", self.carrier.id)])
+        self.assertEqual((len(rejections), set(rejections.mapped("status"))), (5, {401}))
+        self.carrier.invalidate_recordset()
+        self.assertEqual(self.carrier.rejected_count, 5)
+        since = fields.Datetime.now() - timedelta(minutes=5)
+        self.assertEqual(
+            self.env["distribution.inbound.rejection"]._count_since(since, self.carrier), {self.carrier.id: 5}
+        )
+        lines = [line for line in capture.lines if "rejected with 401" in line]
+        self.assertEqual(len(lines), 1, "at most one warning per endpoint and minute")
+        # Old rejections go with the reconciliation.
+        self.env.cr.execute(
+            "UPDATE distribution_inbound_rejection SET rejected_at = rejected_at - interval '40 days'" " WHERE id = %s",
+            [rejections[0].id],
+        )
+        self.env["distribution.integration.reconciliation"]._cron_reconcile()
+        self.assertEqual(
+            self.env["distribution.inbound.rejection"].search_count([("endpoint_id", "=", self.carrier.id)]), 4
+        )
+
+    def test_an_event_is_processing_while_a_worker_applies_it(self):
+        response = self._post(self.carrier, self._carrier_data(tracking_ref="UNKNOWN-REF"))
+        self.assertEqual(response.status_code, 202)
+        event = self._events(self.carrier)
+        seen = []
+        Event = type(self.Event)
+        original = Event._apply
+
+        def spy(records):
+            seen.append(records.state)
+            return original(records)
+
+        with patch.object(Event, "_apply", spy):
+            self._process()
+        self.assertEqual(seen, ["processing"])
+        self.assertIn(event.state, ("done", "exception"))
+
+    def test_a_crashed_worker_leaves_processing_and_the_reconciliation_requeues(self):
+        response = self._post(self.carrier, self._carrier_data())
+        self.assertEqual(response.status_code, 202)
+        event = self._events(self.carrier)
+        claimed = self.Event._inbox_claim(100)  # the worker claims the batch, then dies before applying it
+        self.assertIn(event, claimed)
+        self.assertEqual(event.state, "processing")
+        self.assertNotIn(event, self.Event._inbox_claim(100), "another worker does not take it again")
+        Reconciliation = self.env["distribution.integration.reconciliation"]
+        self.assertNotIn(event, Reconciliation._cron_reconcile()["inbox"], "a live worker is given time")
+        event.flush_recordset()
+        self.env.cr.execute(
+            "UPDATE distribution_inbound_event SET write_date = write_date - interval '1 hour'" " WHERE id = %s",
+            [event.id],
+        )
+        event.invalidate_recordset()
+        self.assertIn(event, Reconciliation._cron_reconcile()["inbox"])
+        self.assertEqual(event.state, "received")
+        self._process()
+        self.assertIn(event.state, ("done", "exception"))

@@ -13,6 +13,7 @@ import requests
 
 from odoo import api
 from odoo import fields
+from odoo.addons.distribution_observability.services import netguard
 from odoo.exceptions import AccessError
 from odoo.exceptions import UserError
 from odoo.tests import new_test_user
@@ -62,14 +63,27 @@ class Receiver:
         headers = dict(handler.headers.items())
         event_id = headers.get(signature.HEADER_EVENT_ID)
         try:
-            signature.verify(self.secret, headers.get(signature.HEADER_TIMESTAMP), body,
-                             headers.get(signature.HEADER_SIGNATURE), now=time.time())
+            signature.verify(
+                self.secret,
+                headers.get(signature.HEADER_TIMESTAMP),
+                body,
+                headers.get(signature.HEADER_SIGNATURE),
+                now=time.time(),
+            )
             verified = True
         except signature.SignatureError as error:
             verified = error.reason
         with self.lock:
-            self.requests.append({"event_id": event_id, "headers": headers, "body": body, "verified": verified,
-                                  "client": handler.client_address, "path": handler.path})
+            self.requests.append(
+                {
+                    "event_id": event_id,
+                    "headers": headers,
+                    "body": body,
+                    "verified": verified,
+                    "client": handler.client_address,
+                    "path": handler.path,
+                }
+            )
             queue = self.script.get(event_id)
             response = queue.pop(0) if queue else (200, {}, "ok", self.delay)
         return response
@@ -131,10 +145,19 @@ class OutboxCase(TransactionCase):
         cls.addClassCleanup(cls.receiver.stop)
         cls.Event = cls.env["distribution.outbound.event"]
         cls.Endpoint = cls.env["distribution.outbound.endpoint"]
-        cls.endpoint = cls.Endpoint.create({
-            "name": "Test receiver", "url": cls.receiver.url, "secret": SECRET, "timeout": 10, "max_attempts": 5,
-            "extra_headers": json.dumps({"X-Tenant": "acme"}),
-        })
+        # The receivers of these tests listen on 127.0.0.1: allowed here as a development server allows it
+        # (distribution_outbound_allow_private), whatever the configuration the tests run with.
+        cls.startClassPatcher(patch.object(type(cls.Endpoint), "_outbound_allow_private", return_value=True))
+        cls.endpoint = cls.Endpoint.create(
+            {
+                "name": "Test receiver",
+                "url": cls.receiver.url,
+                "secret": SECRET,
+                "timeout": 10,
+                "max_attempts": 5,
+                "extra_headers": json.dumps({"X-Tenant": "acme"}),
+            }
+        )
         cls.partners = cls.env["res.partner"].create([{"name": f"Outbox partner {i}"} for i in range(4)])
 
     def setUp(self):
@@ -157,8 +180,13 @@ class TestOutbox(OutboxCase):
     ordering per document, dead letters, signatures and secrets."""
 
     def test_emit_writes_one_signed_body_per_subscribed_endpoint_and_triggers_the_cron(self):
-        other = self.Endpoint.create({"name": "Exceptions only", "url": "https://example.com/x",
-                                      "event_types": "exception.created, exception.resolved"})
+        other = self.Endpoint.create(
+            {
+                "name": "Exceptions only",
+                "url": "https://example.com/x",
+                "event_types": "exception.created, exception.resolved",
+            }
+        )
         family = self.Endpoint.create({"name": "Orders", "url": "https://example.com/o", "event_types": "order.*"})
         cron = self.env.ref("distribution_orchestration.ir_cron_distribution_outbox_deliver")
         Trigger = self.env["ir.cron.trigger"]
@@ -170,16 +198,25 @@ class TestOutbox(OutboxCase):
         self.assertEqual(Trigger.search_count([("cron_id", "=", cron.id)]), triggers_before + 1)
         for event in events:
             body = json.loads(event.payload)
-            self.assertEqual(body, {
-                "event_id": event.event_id, "type": "order.held", "occurred_at": body["occurred_at"],
-                "company": self.env.company.name, "data": {"order": "S0001", "amount": 12.5},
-            })
+            self.assertEqual(
+                body,
+                {
+                    "event_id": event.event_id,
+                    "type": "order.held",
+                    "occurred_at": body["occurred_at"],
+                    "company": self.env.company.name,
+                    "data": {"order": "S0001", "amount": 12.5},
+                },
+            )
             self.assertRegex(body["occurred_at"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
-            self.assertEqual((event.state, event.res_model, event.res_id, event.correlation_id),
-                             ("pending", "res.partner", partner.id, "cid-1"))
+            self.assertEqual(
+                (event.state, event.res_model, event.res_id, event.correlation_id),
+                ("pending", "res.partner", partner.id, "cid-1"),
+            )
         self.assertEqual(len(set(events.mapped("event_id"))), 2, "one event id per endpoint")
-        self.assertFalse(self.Event._emit("picking.priority_changed", partner, {}).filtered(
-            lambda event: event.endpoint_id == other))
+        self.assertFalse(
+            self.Event._emit("picking.priority_changed", partner, {}).filtered(lambda event: event.endpoint_id == other)
+        )
 
     def test_nothing_sent_for_a_rolled_back_transaction(self):
         with self.assertRaises(ZeroDivisionError):
@@ -239,8 +276,9 @@ class TestOutbox(OutboxCase):
         self.assertLess(delays[0], delays[1])
         self.assertLess(delays[1], delays[2])
         self.assertEqual(self.receiver.event_ids(), [event.event_id] * 4)
-        runs = self.env["distribution.workflow.run"].search([("workflow_id.code", "=", "outbox_delivery"),
-                                                             ("parent_id", "=", False)])
+        runs = self.env["distribution.workflow.run"].search(
+            [("workflow_id.code", "=", "outbox_delivery"), ("parent_id", "=", False)]
+        )
         self.assertEqual(len(runs), 4)
         failed_items = runs.child_ids
         self.assertEqual(len(failed_items), 3)
@@ -265,10 +303,38 @@ class TestOutbox(OutboxCase):
             self._deliver()
         self.assertEqual((event.state, event.attempts, event.last_status_code), ("dead", 1, 422))
         self.assertIn("unknown order reference", event.last_error)
-        run = self.env["distribution.workflow.run"].search([("workflow_id.code", "=", "outbox_delivery"),
-                                                            ("parent_id", "=", False)], limit=1)
+        run = self.env["distribution.workflow.run"].search(
+            [("workflow_id.code", "=", "outbox_delivery"), ("parent_id", "=", False)], limit=1
+        )
         self.assertEqual((run.state, run.reason, run.error_kind), ("failed", "dead_letter", "technical"))
         self.assertEqual(run.child_ids.reason, "http_422")
+        # The run log is every Distribution user's: the reason code, never the receiver's text.
+        self.assertEqual(run.child_ids.message, "dead after 1 attempt(s): http_422")
+
+    def test_a_private_address_is_refused_at_delivery_once_the_server_forbids_it(self):
+        event = self._emit(self.partners[0])
+        with (
+            patch.object(type(self.Endpoint), "_outbound_allow_private", return_value=False),
+            mute_logger(EVENT_LOGGER),
+        ):
+            self._deliver()
+        self.assertEqual(self.receiver.event_ids(), [], "nothing posted to 127.0.0.1")
+        self.assertEqual((event.state, event.last_status_code), ("dead", 0))
+        self.assertIn("blocked address: 127.0.0.1 is a loopback address", event.last_error)
+
+    def test_a_name_rebound_to_loopback_after_the_check_is_refused_at_connect_time(self):
+        # The check of the name says "public" (the attacker's DNS answered so), then the connection lands on
+        # 127.0.0.1: the transport checks the address it connected to and sends nothing.
+        event = self._emit(self.partners[0])
+        with (
+            patch.object(type(self.Endpoint), "_outbound_allow_private", return_value=False),
+            patch.object(netguard, "blocked_reason", return_value=None),
+            mute_logger(EVENT_LOGGER),
+        ):
+            self._deliver()
+        self.assertEqual(self.receiver.event_ids(), [], "no request reached the receiver")
+        self.assertEqual(event.state, "dead")
+        self.assertIn("connected to 127.0.0.1, loopback address", event.last_error)
 
     def test_too_many_requests_is_retried_after_the_asked_delay(self):
         event = self._emit(self.partners[0])
@@ -293,14 +359,16 @@ class TestOutbox(OutboxCase):
         self.assertEqual(post.call_args.kwargs["timeout"], 10)
         self.assertEqual((event.state, event.attempts, event.last_status_code), ("pending", 1, 0))
         self.assertEqual(event.last_error, "timeout after 10 s")
-        run = self.env["distribution.workflow.run"].search([("workflow_id.code", "=", "outbox_delivery"),
-                                                            ("parent_id", "=", False)], limit=1)
+        run = self.env["distribution.workflow.run"].search(
+            [("workflow_id.code", "=", "outbox_delivery"), ("parent_id", "=", False)], limit=1
+        )
         self.assertEqual((run.state, run.reason, run.child_ids.reason), ("success", "retrying", "timeout"))
 
     def test_events_of_a_document_are_delivered_in_creation_order(self):
         first, second = self.partners[:2]
-        a1, a2, a3 = (self._emit(first, event_type) for event_type in ("order.held", "order.released",
-                                                                        "order.confirmed"))
+        a1, a2, a3 = (
+            self._emit(first, event_type) for event_type in ("order.held", "order.released", "order.confirmed")
+        )
         b1 = self._emit(second)
         self.receiver.answer(a1.event_id, 503)
         with mute_logger(EVENT_LOGGER):
@@ -345,12 +413,15 @@ class TestOutbox(OutboxCase):
             replayed.action_replay()
 
         action = discarded.action_discard()
-        wizard = self.env[action["res_model"]].with_user(manager).with_context(**action["context"]).create(
-            {"reason": "Order cancelled in the WMS by hand"})
+        wizard = (
+            self.env[action["res_model"]]
+            .with_user(manager)
+            .with_context(**action["context"])
+            .create({"reason": "Order cancelled in the WMS by hand"})
+        )
         self.assertEqual(wizard.event_ids, discarded)
         wizard.action_discard()
-        self.assertEqual((discarded.state, discarded.discarded, discarded.discarded_by_id),
-                         ("dead", True, manager))
+        self.assertEqual((discarded.state, discarded.discarded, discarded.discarded_by_id), ("dead", True, manager))
         self.assertEqual(discarded.discard_reason, "Order cancelled in the WMS by hand")
         dead_queue.invalidate_recordset()
         self.assertEqual(dead_queue.backlog, 0, "discarded dead letters leave the queue")
@@ -378,8 +449,13 @@ class TestOutbox(OutboxCase):
         # A receiver holding another secret rejects them.
         request = self.receiver.requests[0]
         with self.assertRaises(signature.SignatureError):
-            signature.verify("another secret", request["headers"][signature.HEADER_TIMESTAMP], request["body"],
-                             request["headers"][signature.HEADER_SIGNATURE], now=time.time())
+            signature.verify(
+                "another secret",
+                request["headers"][signature.HEADER_TIMESTAMP],
+                request["body"],
+                request["headers"][signature.HEADER_SIGNATURE],
+                now=time.time(),
+            )
 
     def test_secret_never_in_logs_payloads_or_errors(self):
         port = _free_port()
@@ -420,7 +496,8 @@ class TestOutbox(OutboxCase):
             self.endpoint.with_user(dist_user).read(["name"])
         self.assertEqual(self.endpoint.with_user(manager).secret, SECRET)
         rows = self.Event.with_user(dist_user).web_search_read(
-            [], {"event_type": {}, "state": {}, "endpoint_id": {"fields": {"display_name": {}}}})["records"]
+            [], {"event_type": {}, "state": {}, "endpoint_id": {"fields": {"display_name": {}}}}
+        )["records"]
         self.assertEqual(rows[0]["endpoint_id"]["display_name"], "Test receiver")
         with self.assertRaises(AccessError):
             self.Event.with_user(dist_user).browse(rows[0]["id"]).write({"state": "dead"})
@@ -450,17 +527,30 @@ class TestOutboxWorkers(OutboxCase):
             last_run = cr.fetchone()[0]
             cr.execute("SELECT coalesce(max(id), 0) FROM ir_cron_trigger")
             last_trigger = cr.fetchone()[0]
-            endpoint = env["distribution.outbound.endpoint"].create({
-                "name": "Workers receiver", "url": self.receiver.url, "secret": SECRET,
-            })
+            # Inserted in SQL: created through the ORM, a governed endpoint enters the audit chain, whose head
+            # row (the company's) the test's own transaction holds since setUpClass created an endpoint; this
+            # committed connection would wait for it forever.
+            cr.execute(
+                "INSERT INTO distribution_outbound_endpoint (name, url, secret, timeout, max_attempts, active,"
+                " company_id, create_uid, write_uid, create_date, write_date)"
+                " VALUES (%s, %s, %s, 10, 8, true, %s, 1, 1, now() at time zone 'UTC', now() at time zone 'UTC')"
+                " RETURNING id",
+                ["Workers receiver", self.receiver.url, SECRET, env.company.id],
+            )
+            endpoint = env["distribution.outbound.endpoint"].browse(cr.fetchone()[0])
             partners = env["res.partner"].with_context(active_test=False).search([], limit=4, order="id")
             Event = env["distribution.outbound.event"]
             events = Event
             for index in range(6):
                 for partner in partners:
                     events |= Event._emit(f"order.step{index}", partner, {"step": index})
-            ids = {"endpoint": endpoint.id, "events": events.ids, "run": last_run, "trigger": last_trigger,
-                   "cron": cron.id}
+            ids = {
+                "endpoint": endpoint.id,
+                "events": events.ids,
+                "run": last_run,
+                "trigger": last_trigger,
+                "cron": cron.id,
+            }
 
         def cleanup():
             with registry.cursor() as cr:
@@ -484,8 +574,11 @@ class TestOutboxWorkers(OutboxCase):
                         # The worker's own connection commits, like a cron worker's.
                         cr.commit()  # pylint: disable=invalid-commit
                         if not done:
-                            cr.execute("SELECT count(*) FROM distribution_outbound_event WHERE id IN %s"
-                                       " AND state != 'delivered'", [tuple(ids["events"])])
+                            cr.execute(
+                                "SELECT count(*) FROM distribution_outbound_event WHERE id IN %s"
+                                " AND state != 'delivered'",
+                                [tuple(ids["events"])],
+                            )
                             if not cr.fetchone()[0]:
                                 return
                             time.sleep(0.02)
@@ -504,8 +597,11 @@ class TestOutboxWorkers(OutboxCase):
             thread.join(90)
         self.assertFalse(errors)
         with registry.cursor() as cr:
-            cr.execute("SELECT id, event_id, res_id, state, attempts FROM distribution_outbound_event"
-                       " WHERE id IN %s ORDER BY id", [tuple(ids["events"])])
+            cr.execute(
+                "SELECT id, event_id, res_id, state, attempts FROM distribution_outbound_event"
+                " WHERE id IN %s ORDER BY id",
+                [tuple(ids["events"])],
+            )
             rows = cr.fetchall()
         self.assertEqual({row[3] for row in rows}, {"delivered"})
         self.assertEqual({row[4] for row in rows}, {1})

@@ -1,4 +1,5 @@
 from datetime import timedelta
+from unittest.mock import patch
 
 from odoo import fields
 from odoo.tests import tagged
@@ -15,24 +16,46 @@ class TestReconciliation(OrchestrationCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.Reconciliation = cls.env["distribution.integration.reconciliation"]
-        cls.outbound = cls.env["distribution.outbound.endpoint"].create({
-            "name": "Receiver", "url": "http://127.0.0.1:9/hook", "secret": "outbound-secret",
-        })
-        cls.inbound = cls.env["distribution.inbound.endpoint"].create({
-            "name": "Carrier", "code": "carrier-reco", "secret": "inbound-secret", "handler": "carrier_status",
-        })
+        # The receiver below is on 127.0.0.1, as on a development server (distribution_outbound_allow_private).
+        cls.startClassPatcher(
+            patch.object(type(cls.env["distribution.outbound.endpoint"]), "_outbound_allow_private", return_value=True)
+        )
+        cls.outbound = cls.env["distribution.outbound.endpoint"].create(
+            {
+                "name": "Receiver",
+                "url": "http://127.0.0.1:9/hook",
+                "secret": "outbound-secret",
+            }
+        )
+        cls.inbound = cls.env["distribution.inbound.endpoint"].create(
+            {
+                "name": "Carrier",
+                "code": "carrier-reco",
+                "secret": "inbound-secret",
+                "handler": "carrier_status",
+            }
+        )
 
     def _age(self, record, column, hours):
         record.flush_recordset()
-        self.env.cr.execute(SQL("UPDATE %s SET %s = %s WHERE id = %s", SQL.identifier(record._table),
-                                SQL.identifier(column), fields.Datetime.now() - timedelta(hours=hours), record.id))
+        self.env.cr.execute(
+            SQL(
+                "UPDATE %s SET %s = %s WHERE id = %s",
+                SQL.identifier(record._table),
+                SQL.identifier(column),
+                fields.Datetime.now() - timedelta(hours=hours),
+                record.id,
+            )
+        )
         record.invalidate_recordset()
 
     def test_outbox_event_left_sending_by_a_killed_worker_is_requeued(self):
-        stuck, fresh = self.env["distribution.outbound.event"].create([
-            {"event_type": "order.held", "payload": "{}", "endpoint_id": self.outbound.id, "state": "sending"},
-            {"event_type": "order.held", "payload": "{}", "endpoint_id": self.outbound.id, "state": "sending"},
-        ])
+        stuck, fresh = self.env["distribution.outbound.event"].create(
+            [
+                {"event_type": "order.held", "payload": "{}", "endpoint_id": self.outbound.id, "state": "sending"},
+                {"event_type": "order.held", "payload": "{}", "endpoint_id": self.outbound.id, "state": "sending"},
+            ]
+        )
         self._age(stuck, "sending_started_at", 1)
         fresh.sending_started_at = fields.Datetime.now()
         result = self.Reconciliation._cron_reconcile()
@@ -40,10 +63,15 @@ class TestReconciliation(OrchestrationCase):
         self.assertEqual((stuck.state, fresh.state), ("pending", "sending"), "a live worker's event is left alone")
 
     def test_inbox_event_stuck_in_processing_is_requeued(self):
-        stuck = self.env["distribution.inbound.event"].create({
-            "endpoint_id": self.inbound.id, "event_id": "evt-stuck", "state": "processing",
-            "company_id": self.env.company.id, "body": "{}",
-        })
+        stuck = self.env["distribution.inbound.event"].create(
+            {
+                "endpoint_id": self.inbound.id,
+                "event_id": "evt-stuck",
+                "state": "processing",
+                "company_id": self.env.company.id,
+                "body": "{}",
+            }
+        )
         self._age(stuck, "write_date", 1)
         self.Reconciliation._cron_reconcile()
         self.assertEqual(stuck.state, "received")
