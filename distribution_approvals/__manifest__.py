@@ -23,6 +23,7 @@
         "data/mail_template_data.xml",
         "views/distribution_approval_rule_views.xml",
         "views/distribution_approval_request_views.xml",
+        "wizards/distribution_audit_verify_wizard_views.xml",
         "views/distribution_audit_entry_views.xml",
         "views/approval_link_templates.xml",
         "views/sale_order_views.xml",
@@ -38,5 +39,4 @@
             "distribution_approvals/static/src/tours/*.js",
         ],
     },
-    "application": True,
 }

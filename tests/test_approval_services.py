@@ -2,6 +2,7 @@
 
 import doctest
 import hashlib
+import hmac
 from datetime import date
 from datetime import datetime
 from decimal import Decimal
@@ -198,3 +199,92 @@ def test_each_tampering_is_named(tamper, expected):
     chain = _chain(5)
     tamper(chain)
     assert audit.first_break(chain) == expected
+
+
+# -- keyed chain and anchored heads -----------------------------------------------------------------
+KEYS = {"k1": "first secret", "k2": "second secret"}
+
+
+def _keyed_chain(count, key_id="k1"):
+    entries, previous = [], audit.GENESIS
+    for number in range(1, count + 1):
+        data = audit.canonical_json({"sequence": number})
+        entry = {
+            "data": data,
+            "rebuilt": data,
+            "prev_hash": previous,
+            "key_id": key_id,
+            "hash": audit.chain_hash(previous, data, KEYS[key_id]),
+        }
+        entries.append(entry)
+        previous = entry["hash"]
+    return entries
+
+
+def test_a_keyed_hash_is_hmac_sha256_and_not_computable_without_the_key():
+    data = audit.canonical_json({"n": 1})
+    expected = hmac.new(b"first secret", (audit.GENESIS + data).encode(), hashlib.sha256).hexdigest()
+    assert audit.chain_hash(audit.GENESIS, data, "first secret") == expected
+    assert audit.chain_hash(audit.GENESIS, data) != expected
+
+
+def test_a_keyed_chain_holds_with_its_keys_only():
+    chain = _keyed_chain(4)
+    assert audit.first_break(chain, KEYS) is None
+    assert audit.first_break(chain, {"k1": "a guess"}) == (0, "hash_mismatch")
+    assert audit.first_break(chain, {}) == (0, "unknown_key")
+
+
+def test_a_chain_rehashed_without_the_key_is_caught():
+    chain = _keyed_chain(4)
+    # Keeping the key ids, recomputing plain SHA-256: the first entry breaks.
+    rehashed, previous = [], audit.GENESIS
+    for entry in chain:
+        new = dict(entry, prev_hash=previous, hash=audit.chain_hash(previous, entry["data"]))
+        rehashed.append(new)
+        previous = new["hash"]
+    assert audit.first_break(rehashed, KEYS) == (0, "hash_mismatch")
+    # Passing the tail off as unkeyed: an unsigned entry after signed ones.
+    tail = [dict(entry, key_id=None) for entry in rehashed]
+    tail[2] = dict(tail[2], prev_hash=chain[1]["hash"], hash=audit.chain_hash(chain[1]["hash"], tail[2]["data"]))
+    assert audit.first_break([*chain[:2], tail[2]], KEYS) == (2, "unsigned_entry")
+
+
+def test_rotation_keeps_old_entries_verifiable():
+    old = _keyed_chain(2, "k1")
+    data = audit.canonical_json({"sequence": 3})
+    new = {"data": data, "rebuilt": data, "prev_hash": old[-1]["hash"], "key_id": "k2"}
+    new["hash"] = audit.chain_hash(new["prev_hash"], data, KEYS["k2"])
+    assert audit.first_break([*old, new], KEYS) is None
+    assert audit.first_break([*old, new], {"k2": KEYS["k2"]}) == (0, "unknown_key")
+
+
+@pytest.mark.parametrize(
+    ("keys_text", "key_id", "single", "expected"),
+    [
+        ("k1:a,k2:b", "k1", None, ("k1", {"k1": "a", "k2": "b"})),
+        (" k1 : a , ,junk, k2:b ", None, None, ("k2", {"k1": "a", "k2": "b"})),
+        (None, None, "solo", ("1", {"1": "solo"})),
+        ("old:a", "new", "b", ("new", {"old": "a", "new": "b"})),
+        ("", "", "", (None, {})),
+        ("k1:a", "missing", None, (None, {"k1": "a"})),
+    ],
+)
+def test_the_keyring_of_the_configuration(keys_text, key_id, single, expected):
+    assert audit.parse_keys(keys_text, key_id, single) == expected
+
+
+def test_a_head_line_is_signed_and_checked():
+    line = audit.sign_head({"company_id": 1, "sequence": 9, "hash": "ab" * 32, "key_id": "k2"}, KEYS["k2"])
+    head = audit.parse_head(line)
+    assert (head["company_id"], head["sequence"]) == (1, 9)
+    assert audit.head_signature_valid(head, KEYS) is True
+    assert audit.head_signature_valid(dict(head, sequence=8), KEYS) is False
+    assert audit.head_signature_valid(dict(head, key_id="k1"), KEYS) is False
+    assert (
+        audit.head_signature_valid(
+            audit.parse_head(audit.sign_head({"company_id": 1, "sequence": 9, "hash": "x"})), KEYS
+        )
+        is None
+    )
+    assert audit.parse_head('{"company_id":"x","sequence":1,"hash":"a"}') is None

@@ -9,7 +9,6 @@ from odoo.exceptions import AccessError
 from odoo.exceptions import UserError
 
 from ..services import approval
-from .distribution_approval_rule import APPROVER_GROUP
 from .distribution_approval_rule import REQUEST_TYPES
 
 ACTIVITY_TYPE = "distribution_approvals.mail_activity_type_distribution_approval"
@@ -49,8 +48,13 @@ class DistributionApprovalRequest(models.Model):
     requested_by_id = fields.Many2one("res.users", required=True, readonly=True, index=True)
     reason = fields.Text(readonly=True, help="Why approval is needed, in plain words.")
     payload = fields.Json(readonly=True, help="What applies when approved (e.g. the new bank account).")
-    context_snapshot = fields.Json("Context", readonly=True, help="The figures the approvers see, at request time.")
+    # The customer's financial figures: read through context_html, which shows them to the approvers and
+    # the Distribution Managers only, never to the requester (raw reads are the administrator's).
+    context_snapshot = fields.Json(
+        "Context", readonly=True, groups="base.group_system", help="The figures the approvers see, at request time."
+    )
     context_html = fields.Html("Context at Request Time", compute="_compute_context_html", sanitize=True)
+    context_visible = fields.Boolean(compute="_compute_context_html")
     state = fields.Selection(STATES, required=True, default="draft", readonly=True, tracking=True, index=True)
     auto_approved = fields.Boolean(readonly=True)
     tier_ids = fields.One2many("distribution.approval.request.tier", "request_id", "Tiers", readonly=True)
@@ -63,6 +67,9 @@ class DistributionApprovalRequest(models.Model):
         "Cycle Time (h)", readonly=True, aggregator="avg", help="From the request to the final decision."
     )
     can_decide = fields.Boolean(compute="_compute_can_decide")
+    can_manager_decide = fields.Boolean(
+        compute="_compute_can_decide", help="Stuck (its tier cannot reach its quorum): a Distribution Manager decides."
+    )
     tier_progress = fields.Char(compute="_compute_tier_progress")
 
     @api.model
@@ -75,20 +82,61 @@ class DistributionApprovalRequest(models.Model):
             valid = request.res_model in self.env and request.res_id
             request.record_ref = f"{request.res_model},{request.res_id}" if valid else False
 
-    @api.depends("context_snapshot")
+    @api.depends_context("uid")
+    @api.depends("context_snapshot", "requested_by_id", "tier_ids.approver_ids")
     def _compute_context_html(self):
+        user = self.env.user
         for request in self:
-            rows = Markup("").join(
-                Markup("<tr><th>%s</th><td>%s</td></tr>") % (item.get("label"), item.get("display"))
-                for item in (request.context_snapshot or {}).get("items", [])
+            visible = request._may_read_context(user)
+            request.context_visible = visible
+            request.context_html = (
+                request._context_html_for(user)
+                if visible
+                else Markup('<p class="text-muted o_distribution_context_hidden">%s</p>')
+                % self.env._("The context figures are shown to the approvers and the Distribution Managers.")
             )
-            request.context_html = Markup('<table class="table table-sm o_distribution_context">%s</table>') % rows
 
     @api.depends_context("uid")
     @api.depends("state", "current_tier_id.approver_ids", "requested_by_id")
     def _compute_can_decide(self):
         for request in self:
             request.can_decide = request.state == "pending" and not request._refusal(self.env.user)
+            request.can_manager_decide = not request._manager_refusal(self.env.user)
+
+    def _may_read_context(self, user):
+        """Whether ``user`` reads the context figures (the customer's receivables, revenue and payment
+        delay): the approvers of the request's tiers, those who decided it and the Distribution Managers;
+        never the requester, whatever their groups."""
+        self.ensure_one()
+        if not self.id or user == self.requested_by_id:
+            return False
+        # sudo: who the approvers are decides what is shown; the reader may not read every tier.
+        request = self.sudo()
+        return (
+            user in request.tier_ids.approver_ids
+            or user in request.decision_ids.user_id
+            or user.has_group(MANAGER_GROUP)
+        )
+
+    def _context_html_for(self, user):
+        """The context figures as a table, for ``user`` (checked by the caller: an approver's
+        activity note, or ``_may_read_context``)."""
+        self.ensure_one()
+        # sudo: the raw snapshot is readable by the administrator only; it is shown through here.
+        snapshot = self.sudo().context_snapshot or {}
+        rows = Markup("").join(
+            Markup("<tr><th>%s</th><td>%s</td></tr>") % (item.get("label"), item.get("display"))
+            for item in snapshot.get("items", [])
+        )
+        return Markup('<table class="table table-sm o_distribution_context">%s</table>') % rows
+
+    def _context_items(self):
+        """The context figures ``{key: item}`` the current user may read (empty when they may not)."""
+        self.ensure_one()
+        if not self._may_read_context(self.env.user):
+            return {}
+        # sudo: see _context_html_for.
+        return {item["key"]: item for item in (self.sudo().context_snapshot or {}).get("items", [])}
 
     @api.depends("tier_ids.state")
     def _compute_tier_progress(self):
@@ -288,7 +336,91 @@ class DistributionApprovalRequest(models.Model):
             "four_eyes": self.env._(
                 "You approved another tier of %s: four-eyes asks for someone else on this one.", self.name
             ),
-        }[code]
+        }.get(code) or self.env._("You may not decide %s.", self.name)
+
+    def _is_stuck(self):
+        """Whether the current tier can no longer reach its quorum: the approvals it has plus those its
+        approvers who have not decided yet could give are fewer than it needs, and no escalation level is
+        left to add anyone."""
+        self.ensure_one()
+        # sudo: tiers and decisions are read whatever the reader's rights (the answer is a yes or no).
+        tier = self.sudo().current_tier_id
+        if self.state != "pending" or not tier:
+            return False
+        decisions = tier.decision_ids
+        approvals = len(decisions.filtered(lambda d: d.decision == "approve"))
+        undecided = tier.approver_ids - decisions.user_id - self.requested_by_id
+        if self.sudo().rule_id.four_eyes:
+            # With four-eyes, who approved another tier cannot approve this one.
+            others = self.sudo().decision_ids.filtered(lambda d: d.request_tier_id != tier and d.decision == "approve")
+            undecided -= others.user_id
+        return approvals + len(undecided) < max(1, tier.min_approvals) and not tier.next_escalation_at
+
+    def _manager_refusal(self, user):
+        """Why ``user`` may not decide this stuck request as a Distribution Manager (a code), or None."""
+        self.ensure_one()
+        if not user.has_group(MANAGER_GROUP):
+            return "not_manager"
+        if user == self.requested_by_id:
+            return "self_approval"
+        if not self._is_stuck():
+            return "not_stuck"
+        return None
+
+    def _manager_decide(self, decision, reason):
+        """The way out of a stuck request: a Distribution Manager (never the requester) approves or
+        rejects it as a whole, saying why; the decision, who took it and why enter the audit trail. Only a
+        request whose current tier can no longer reach its quorum is decided this way: the matrix decides
+        the others."""
+        self.ensure_one()
+        if decision not in ("approve", "reject"):
+            raise UserError(self.env._("Unknown decision %s.", decision))
+        code = self._manager_refusal(self.env.user)
+        if code == "not_stuck":
+            raise UserError(
+                self.env._(
+                    "%s can still be decided by its approvers: a manager decides only a stuck request.", self.name
+                )
+            )
+        if code == "self_approval":
+            raise AccessError(self._refusal_message(code))
+        if code:
+            raise AccessError(self.env._("Only a Distribution Manager decides a stuck request (%s).", self.name))
+        reason = (reason or "").strip()
+        if not reason:
+            raise UserError(self.env._("Say why you decide %s in place of its approvers.", self.name))
+        tier = self.current_tier_id
+        # sudo: the manager decides through this verb, which checked their right to; nobody writes
+        # decisions directly.
+        self.env["distribution.approval.decision"].sudo().create(
+            {
+                "request_id": self.id,
+                "request_tier_id": tier.id,
+                "user_id": self.env.user.id,
+                "decision": decision,
+                "comment": reason,
+                "manager_override": True,
+            }
+        )
+        self.message_post(
+            body=self.env._(
+                "%(user)s (Distribution Manager) %(decision)s %(request)s in place of tier %(tier)s, which could "
+                "not reach its quorum: %(reason)s",
+                user=self.env.user.name,
+                decision=self.env._("approved") if decision == "approve" else self.env._("rejected"),
+                request=self.name,
+                tier=tier.name,
+                reason=reason,
+            ),
+            subtype_xmlid="mail.mt_note",
+        )
+        self._audit(
+            "manager_decided",
+            {"decision": decision, "reason": reason, "tier": tier.name, "tier_sequence": tier.sequence},
+        )
+        state = "approved" if decision == "approve" else "rejected"
+        tier.sudo().write({"state": state, "decided_at": fields.Datetime.now()})
+        self._finish(state, reason)
 
     def _decide(self, decision, comment=None, request_tier=None):
         """The current user approves or rejects the current tier. ``request_tier`` (from a link) must
@@ -456,6 +588,23 @@ class DistributionApprovalRequest(models.Model):
             "context": {"default_request_id": self.id, "default_decision": decision},
         }
 
+    def action_manager_decide(self):
+        """Button for Distribution Managers on a stuck request: decide it with a reason (wizard)."""
+        self.ensure_one()
+        code = self._manager_refusal(self.env.user)
+        if code:
+            raise UserError(
+                self.env._("%s is not a stuck request you may decide as a Distribution Manager.", self.name)
+            )
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Decide as Distribution Manager"),
+            "res_model": "distribution.approval.decision.wizard",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_request_id": self.id, "default_decision": "approve", "default_manager": True},
+        }
+
     def action_cancel(self):
         """The requester or a Distribution Manager withdraws a pending request."""
         for request in self:
@@ -477,120 +626,3 @@ class DistributionApprovalRequest(models.Model):
             "view_mode": "form",
             "views": [(False, "form")],
         }
-
-
-class DistributionApprovalRequestTier(models.Model):
-    """A tier of one request: who may decide it (set when it opens, escalation adds people), its
-    deadline, its escalation level, and its decisions."""
-
-    _name = "distribution.approval.request.tier"
-    _description = "Approval Request Tier"
-    _order = "request_id, sequence, id"
-
-    request_id = fields.Many2one("distribution.approval.request", required=True, ondelete="cascade", index=True)
-    company_id = fields.Many2one(related="request_id.company_id", store=True, index=True)
-    tier_id = fields.Many2one("distribution.approval.tier", ondelete="set null")
-    sequence = fields.Integer(required=True)
-    name = fields.Char(required=True)
-    min_approvals = fields.Integer("Approvals Needed", default=1)
-    sla_hours = fields.Float("SLA (hours)")
-    state = fields.Selection(
-        [
-            ("waiting", "Waiting"),
-            ("pending", "Pending"),
-            ("approved", "Approved"),
-            ("rejected", "Rejected"),
-            ("cancelled", "Cancelled"),
-        ],
-        required=True,
-        default="waiting",
-        index=True,
-    )
-    approver_ids = fields.Many2many("res.users", string="Approvers")
-    started_at = fields.Datetime(readonly=True)
-    deadline = fields.Datetime(readonly=True)
-    decided_at = fields.Datetime(readonly=True)
-    escalation_level = fields.Integer(readonly=True, help="The last escalation level done (0: none).")
-    next_escalation_at = fields.Datetime(
-        readonly=True, index="btree_not_null", help="When the next escalation level falls due (empty: none left)."
-    )
-    decision_ids = fields.One2many("distribution.approval.decision", "request_tier_id", "Decisions")
-
-    def _activate(self):
-        """Open this tier: resolve its approvers (never the requester), start its SLA and give each
-        approver an activity."""
-        self.ensure_one()
-        request = self.request_id
-        record = request._source()
-        requester = request.requested_by_id
-        if self.tier_id:
-            approvers = self.tier_id._approvers(record, requester)
-        else:
-            approvers = (
-                self.env.ref(APPROVER_GROUP).users.filtered(
-                    lambda u: u.active and not u.share and request.company_id in u.company_ids
-                )
-                - requester
-            )
-        now = fields.Datetime.now()
-        deadline = approval.deadline(now, self.sla_hours)
-        # Level order is delay order, whatever order the levels were entered in.
-        delays = sorted(self.tier_id.escalation_ids.mapped("delay_hours")) if self.tier_id else []
-        # sudo: see _decide.
-        self.sudo().write(
-            {
-                "state": "pending",
-                "approver_ids": [fields.Command.set(approvers.ids)],
-                "started_at": now,
-                "deadline": deadline,
-                "escalation_level": 0,
-                "next_escalation_at": approval.next_escalation_at(deadline, delays, 0),
-            }
-        )
-        request.sudo().write({"current_tier_id": self.id})
-        if not approvers:
-            request.message_post(
-                body=self.env._(
-                    "Tier %s has no approver other than the requester: it waits for its escalation "
-                    "or a Distribution Manager.",
-                    self.name,
-                ),
-                subtype_xmlid="mail.mt_note",
-            )
-        self._schedule_activities(approvers)
-
-    def _schedule_activities(self, users):
-        """One 'Distribution approval' activity per user on the request, due at the tier's deadline."""
-        request = self.request_id
-        for user in users:
-            request.sudo().activity_schedule(
-                ACTIVITY_TYPE,
-                date_deadline=fields.Date.to_date(self.deadline) if self.deadline else fields.Date.today(),
-                user_id=user.id,
-                summary=self.env._(
-                    "Approve %(request)s: %(document)s", request=request.name, document=request.res_name
-                ),
-                note=self._activity_note(user),
-            )
-
-    def _activity_note(self, user):
-        """The activity's text: what is asked and the context (the one-click decision link is added
-        in distribution_approval_request_tier.py)."""
-        request = self.request_id
-        return Markup("<p>%s</p>%s") % (request.reason or request.res_name, request.context_html or "")
-
-
-class DistributionApprovalDecision(models.Model):
-    """One person's decision on one tier of a request, with their comment."""
-
-    _name = "distribution.approval.decision"
-    _description = "Approval Decision"
-    _order = "decided_at, id"
-
-    request_id = fields.Many2one("distribution.approval.request", required=True, ondelete="cascade", index=True)
-    request_tier_id = fields.Many2one("distribution.approval.request.tier", "Tier", ondelete="cascade", index=True)
-    company_id = fields.Many2one(related="request_id.company_id", store=True)
-    user_id = fields.Many2one("res.users", "Decided By", required=True)
-    decision = fields.Selection([("approve", "Approved"), ("reject", "Rejected")], required=True)
-    comment = fields.Text()
-    decided_at = fields.Datetime(required=True, default=fields.Datetime.now)

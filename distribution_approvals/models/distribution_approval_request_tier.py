@@ -1,5 +1,5 @@
-"""Extensions of ``distribution.approval.request.tier`` (defined beside its request): the one-click
-decision link of each approver, and the escalation of overdue tiers."""
+"""``distribution.approval.request.tier``: a tier of one request, its approvers, its one-click decision
+links and the escalation of overdue tiers."""
 
 import logging
 from urllib.parse import urljoin
@@ -18,6 +18,9 @@ from odoo.tools import consteq
 from odoo.tools.misc import hmac
 
 from ..services import approval
+from .distribution_approval_request import ACTIVITY_TYPE
+from .distribution_approval_request import MANAGER_GROUP
+from .distribution_approval_rule import APPROVER_GROUP
 
 # The HMAC scope: the database secret signs other things too; a decision token is valid for none of them.
 LINK_SCOPE = "distribution_approvals.decision_link"
@@ -31,7 +34,10 @@ EVENT_ESCALATED = "approval.escalated"
 
 
 class DistributionApprovalRequestTier(models.Model):
-    """The one-click decision link of a tier, and the escalation of overdue tiers.
+    """A tier of one request: who may decide it (set when it opens, escalation adds people), its
+    deadline, its escalation level, and its decisions.
+
+    The one-click decision link of a tier, and the escalation of overdue tiers.
 
     The link: each approver gets their own link, signed with the
     database secret and bound to the request, the tier and the approver. The link opens a confirmation
@@ -43,7 +49,145 @@ class DistributionApprovalRequestTier(models.Model):
     decided: a link is used once), ``comment_required`` (a rejection without a comment), ``invalid``
     (an unknown decision, or the decision could not apply), ``not_found`` (no such tier of that request)."""
 
-    _inherit = "distribution.approval.request.tier"
+    _name = "distribution.approval.request.tier"
+    _description = "Approval Request Tier"
+    _order = "request_id, sequence, id"
+
+    request_id = fields.Many2one("distribution.approval.request", required=True, ondelete="cascade", index=True)
+    company_id = fields.Many2one(related="request_id.company_id", store=True, index=True)
+    tier_id = fields.Many2one("distribution.approval.tier", ondelete="set null")
+    sequence = fields.Integer(required=True)
+    name = fields.Char(required=True)
+    min_approvals = fields.Integer("Approvals Needed", default=1)
+    sla_hours = fields.Float("SLA (hours)")
+    state = fields.Selection(
+        [
+            ("waiting", "Waiting"),
+            ("pending", "Pending"),
+            ("approved", "Approved"),
+            ("rejected", "Rejected"),
+            ("cancelled", "Cancelled"),
+        ],
+        required=True,
+        default="waiting",
+        index=True,
+    )
+    approver_ids = fields.Many2many("res.users", string="Approvers")
+    started_at = fields.Datetime(readonly=True)
+    deadline = fields.Datetime(readonly=True)
+    decided_at = fields.Datetime(readonly=True)
+    escalation_level = fields.Integer(readonly=True, help="The last escalation level done (0: none).")
+    next_escalation_at = fields.Datetime(
+        readonly=True, index="btree_not_null", help="When the next escalation level falls due (empty: none left)."
+    )
+    decision_ids = fields.One2many("distribution.approval.decision", "request_tier_id", "Decisions")
+
+    def _activate(self):
+        """Open this tier: resolve its approvers (never the requester), start its SLA and give each
+        approver an activity."""
+        self.ensure_one()
+        request = self.request_id
+        record = request._source()
+        requester = request.requested_by_id
+        if self.tier_id:
+            approvers = self.tier_id._approvers(record, requester)
+        else:
+            approvers = (
+                self.env.ref(APPROVER_GROUP).users.filtered(
+                    lambda u: u.active and not u.share and request.company_id in u.company_ids
+                )
+                - requester
+            )
+        now = fields.Datetime.now()
+        deadline = approval.deadline(now, self.sla_hours)
+        # Level order is delay order, whatever order the levels were entered in.
+        delays = sorted(self.tier_id.escalation_ids.mapped("delay_hours")) if self.tier_id else []
+        routed = self._route_unreachable_quorum(approvers, requester, deadline)
+        approvers |= routed
+        # sudo: see _decide.
+        self.sudo().write(
+            {
+                "state": "pending",
+                "approver_ids": [fields.Command.set(approvers.ids)],
+                "started_at": now,
+                "deadline": deadline,
+                "escalation_level": 0,
+                "next_escalation_at": approval.next_escalation_at(deadline, delays, 0),
+            }
+        )
+        request.sudo().write({"current_tier_id": self.id})
+        if routed:
+            request.message_post(
+                body=self.env._(
+                    "Tier %(tier)s needs %(quorum)s approvals and its approvers other than the requester cannot "
+                    "give them, with no escalation to make up for it: the Distribution Managers %(managers)s are "
+                    "added to its approvers.",
+                    tier=self.name,
+                    quorum=max(1, self.min_approvals),
+                    managers=", ".join(routed.mapped("name")),
+                ),
+                subtype_xmlid="mail.mt_note",
+            )
+            request._audit(
+                "escalated",
+                {
+                    "tier": self.name,
+                    "tier_sequence": self.sequence,
+                    "outcome": "unreachable_quorum",
+                    "escalated_to": routed.mapped("login"),
+                },
+            )
+        if request._is_stuck():
+            request.message_post(
+                body=self.env._(
+                    "Tier %s cannot reach its quorum with its approvers (the requester never decides): a "
+                    "Distribution Manager decides the request, saying why.",
+                    self.name,
+                ),
+                subtype_xmlid="mail.mt_note",
+            )
+        elif not approvers:
+            request.message_post(
+                body=self.env._(
+                    "Tier %s has no approver other than the requester: it waits for its escalation "
+                    "or a Distribution Manager.",
+                    self.name,
+                ),
+                subtype_xmlid="mail.mt_note",
+            )
+        self._schedule_activities(approvers)
+
+    def _route_unreachable_quorum(self, approvers, requester, deadline):
+        """The Distribution Managers of the request's company to add to ``approvers`` when, without the
+        requester, they cannot reach this tier's quorum and the escalation levels cannot make up for it
+        (empty when the quorum is reachable)."""
+        self.ensure_one()
+        quorum = max(1, self.min_approvals)
+        if len(approvers) >= quorum:
+            return self.env["res.users"]
+        company = self.request_id.company_id
+        eligible = lambda u: u.active and not u.share and company in u.company_ids  # noqa: E731
+        reinforcements = self.env["res.users"]
+        if self.tier_id and deadline:
+            # An escalation level fires only once the tier is overdue: without an SLA it never does.
+            reinforcements = self.tier_id.escalation_ids.user_id.filtered(eligible) - requester - approvers
+        if len(approvers) + len(reinforcements) >= quorum:
+            return self.env["res.users"]
+        return self.env.ref(MANAGER_GROUP).users.filtered(eligible) - requester - approvers
+
+    def _schedule_activities(self, users):
+        """One 'Distribution approval' activity per user on the request, due at the tier's deadline."""
+        request = self.request_id
+        for user in users:
+            request.sudo().activity_schedule(
+                ACTIVITY_TYPE,
+                date_deadline=fields.Date.to_date(self.deadline) if self.deadline else fields.Date.today(),
+                user_id=user.id,
+                summary=self.env._(
+                    "Approve %(request)s: %(document)s", request=request.name, document=request.res_name
+                ),
+                note=self._activity_note(user),
+            )
 
     # -- issuing -----------------------------------------------------------------------------------
     def _decision_token(self, user):
@@ -67,9 +211,10 @@ class DistributionApprovalRequestTier(models.Model):
         return urljoin(self.sudo().request_id.get_base_url(), self._decision_path(user))
 
     def _activity_note(self, user):
-        """The activity's text, with the approver's own link: the activity's assignment notification
-        (e-mail or Discuss inbox) carries it."""
-        note = super()._activity_note(user)
+        """The activity's text for approver ``user``: what is asked, the context figures and their own
+        one-click link; the activity's assignment notification (e-mail or Discuss inbox) carries it."""
+        request = self.request_id
+        note = Markup("<p>%s</p>%s") % (request.reason or request.res_name, request._context_html_for(user))
         return note + Markup('<p><a class="o_distribution_decision_link" href="%s">%s</a></p>') % (
             self._decision_url(user),
             self.env._("Review and decide"),
@@ -243,6 +388,7 @@ class DistributionApprovalRequestTier(models.Model):
                 )
         full = len(ids) >= batch_size
         self.env["ir.cron"]._notify_progress(done=len(ids), remaining=1 if full else 0)
+        # The key only says whether the scheduler runs us (harmless to forge: at worst, one more trigger).
         if full and not self.env.context.get("ir_cron_progress_id"):
             # Called outside the scheduler (a manual run): the scheduler takes over the rest.
             self._escalation_trigger()

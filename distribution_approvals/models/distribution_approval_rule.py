@@ -198,14 +198,33 @@ class DistributionApprovalTier(models.Model):
                 raise ValidationError(self.env._("Tier %s: choose its approvers.", tier.name))
             if tier.approver_type == "group" and not tier.group_id:
                 raise ValidationError(self.env._("Tier %s: choose its approver group.", tier.name))
-            if tier.approver_type == "user" and tier.min_approvals > len(tier.user_ids):
+            possible = tier._possible_approver_count()
+            if tier.min_approvals > possible:
                 raise ValidationError(
                     self.env._(
-                        "Tier %(tier)s needs %(n)s approvals but has fewer approvers.",
+                        "Tier %(tier)s needs %(n)s approvals but only %(possible)s people can approve it: it could "
+                        "never be decided. Lower its quorum or add approvers.",
                         tier=tier.name,
                         n=tier.min_approvals,
+                        possible=possible,
                     )
                 )
+
+    def _possible_approver_count(self):
+        """How many people could ever approve this tier: its users, the active internal members of its
+        group in the rule's company, or one sales team leader."""
+        self.ensure_one()
+        if self.approver_type == "user":
+            return len(self.user_ids)
+        if self.approver_type == "team_leader":
+            return 1
+        company = self.rule_id.company_id
+        # sudo: the group's members are counted whatever the manager's rights on users and groups.
+        return len(
+            self.group_id.sudo().users.filtered(
+                lambda u: u.active and not u.share and (not company or company in u.company_ids)
+            )
+        )
 
     def _approvers(self, record, requester):
         """The users who may decide this tier for ``record``: never the requester."""

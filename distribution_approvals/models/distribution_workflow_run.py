@@ -75,7 +75,26 @@ class DistributionWorkflowRun(models.Model):
         figures = self._approval_figures()
         data["approvals"] = figures
         data.setdefault("extra_tiles", []).extend(self._approval_tiles(figures))
+        data["extra_tiles"].append(self._audit_key_tile())
         return data
+
+    @api.model
+    def _audit_key_tile(self):
+        """Whether the audit trail is signed with a key of the server configuration: an unkeyed chain is
+        one that someone with database access could recompute (a warning)."""
+        keyed = bool(self.env["distribution.audit.entry"]._audit_keyring()[0])
+        return {
+            "key": "audit_key",
+            "label": self.env._("Audit trail"),
+            "value": self.env._("keyed") if keyed else self.env._("unkeyed"),
+            "unit": "",
+            "detail": ""
+            if keyed
+            else self.env._("Set distribution_audit_key in the server configuration to sign the chain."),
+            "level": "ok" if keyed else "warning",
+            "action": "distribution_approvals.distribution_audit_entry_action",
+            "context": {},
+        }
 
     @api.model
     def _approval_tiles(self, figures):
@@ -140,5 +159,11 @@ class DistributionWorkflowRun(models.Model):
                 "gauge",
                 "Pending approval tiers past their SLA.",
                 [({}, figures["overdue_tiers"])],
+            ),
+            (
+                "distribution_audit_keyed",
+                "gauge",
+                "1 when the audit trail is signed with a key of the server configuration, 0 when unkeyed.",
+                [({}, 1 if self.env["distribution.audit.entry"]._audit_keyring()[0] else 0)],
             ),
         ]

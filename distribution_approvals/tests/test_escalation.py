@@ -39,7 +39,7 @@ class TestEscalation(ApprovalCase):
         cls.Tier = cls.env["distribution.approval.request.tier"]
         # An endpoint subscribed to the approval events: the outbox records what escalation emits.
         cls.endpoint = cls.env["distribution.outbound.endpoint"].create(
-            {"name": "Approval events", "url": "http://127.0.0.1:9/events", "event_types": "approval.*"}
+            {"name": "Approval events", "url": "https://events.example.com/approvals", "event_types": "approval.*"}
         )
 
     def _escalating_request(self, levels, sla_hours=4.0, user=None):
@@ -346,6 +346,18 @@ class TestEscalationWorkers(TransactionCase):
                 # The audit trail refuses deletion through the ORM: the entries this test appended are the
                 # end of the chain, removed directly so the chain stays whole.
                 cr.execute(SQL("DELETE FROM distribution_audit_entry WHERE id > %s", ids["distribution_audit_entry"]))
+                # The company keeps its chain's head: it goes back with the chain, or the next append would
+                # leave a gap where the removed entries were.
+                cr.execute(
+                    SQL(
+                        """UPDATE res_company c
+                              SET distribution_audit_head_sequence = last.sequence,
+                                  distribution_audit_head_hash = last.hash
+                             FROM (SELECT DISTINCT ON (company_id) company_id, sequence, hash
+                                     FROM distribution_audit_entry ORDER BY company_id, sequence DESC) last
+                            WHERE last.company_id = c.id AND c.distribution_audit_head_sequence > last.sequence"""
+                    )
+                )
                 cr.execute(SQL("DELETE FROM distribution_workflow_run WHERE id > %s", ids["distribution_workflow_run"]))
                 trigger_mark, cron_id = ids["ir_cron_trigger"], ids["cron"]
                 cr.execute(SQL("DELETE FROM ir_cron_trigger WHERE id > %s AND cron_id = %s", trigger_mark, cron_id))

@@ -104,6 +104,8 @@ class TestApprovalMatrix(ApprovalCase):
 
     def test_rules_of_another_company_or_type_do_not_apply(self):
         company_b = self.env["res.company"].create({"name": "Matrix Company B"})
+        # A group tier needs an approver who can reach company B, or it could never be decided.
+        self.approver_1.company_ids = [Command.link(company_b.id)]
         self._rule(name="B discounts", company_id=company_b.id)
         self._rule(name="Rush", request_type="rush_shipment")
         self.assertFalse(self._governing())

@@ -231,9 +231,13 @@ class TestRequestFlow(ApprovalCase):
         self.assertEqual(paid.payment_state, "paid")
 
         request = self._request(record=self._order(partner=self.customer))
-        snapshot = request.with_user(self.approver_1).context_snapshot
-        self.assertEqual(snapshot["taken_at"], "2026-06-01 09:00:00")
-        items = {item["key"]: item for item in snapshot["items"]}
+        self.assertEqual(request.sudo().context_snapshot["taken_at"], "2026-06-01 09:00:00")
+        # The approver reads the figures; the requester does not, whatever the door.
+        items = request.with_user(self.approver_1)._context_items()
+        self.assertFalse(request.with_user(self.requester)._context_items())
+        self.assertNotIn("Open receivables", request.with_user(self.requester).context_html)
+        with self.assertRaises(AccessError):
+            request.with_user(self.requester).read(["context_snapshot"])
         self.assertEqual(items["partner"]["value"], "Approval Customer")
         self.assertEqual(items["open_receivables"]["value"], 650.0)
         self.assertEqual(items["revenue_12m"]["value"], 1400.0)
@@ -279,7 +283,7 @@ class TestRequestFlow(ApprovalCase):
         self.assertFalse(self._events(unheard, "approval.requested"), "no endpoint, no event")
 
         endpoint = self.env["distribution.outbound.endpoint"].create(
-            {"name": "Approvals", "url": "http://127.0.0.1:9/approvals", "event_types": "approval.requested"}
+            {"name": "Approvals", "url": "https://approvals.example.com/hook", "event_types": "approval.requested"}
         )
         request = self._request(amount=1234.5, reason="Discount of 12% for a key account")
         event = self._events(request, "approval.requested")

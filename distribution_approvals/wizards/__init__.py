@@ -1,1 +1,2 @@
 from . import distribution_approval_decision_wizard
+from . import distribution_audit_verify_wizard
