@@ -4,25 +4,35 @@ from odoo import api
 from odoo import fields
 from odoo import models
 from odoo.addons.base.models.res_bank import sanitize_account_number
+from odoo.addons.distribution_observability.services import verbs
+from odoo.exceptions import AccessError
 from odoo.exceptions import UserError
 
-# What identifies where a vendor's money goes: a change of these waits for approval.
+# What identifies where a partner's money goes: a change of these waits for approval.
 GATED_FIELDS = ("acc_number", "bank_id", "acc_holder_name", "partner_id")
-# Context key: the change is the approved one, applied by the system.
-APPLY_KEY = "distribution_bank_change_approved"
+# The server verb that applies an approved change: only inside it are governed fields written at once.
+APPLY_VERB = "bank_change_apply"
+# Derived from the account number by the ORM itself: never written by anyone.
+DERIVED_FIELDS = ("sanitized_acc_number",)
 
 
 class ResPartnerBank(models.Model):
-    """Vendors' bank accounts change only through an approval. A vendor is a partner whose commercial
-    entity has been bought from (supplier rank above 0); the companies' own accounts are not governed.
+    """Bank accounts of partners other than the companies of the database change only through an
+    approval. Every partner's account is governed, not only a vendor's: whether a partner is a vendor
+    (its supplier rank, its purchases) is written by the clerks the control is meant for, and a marker
+    they can flip would decide whether the gate applies. The partner of the account itself is checked
+    (not its commercial entity, which follows a ``parent_id`` a clerk may write); only the companies'
+    own partners, which only administrators edit, are left out.
 
-    - A new account of a vendor is created archived, with a ``vendor_change`` request; the approval
-      activates it, after a rejection it stays archived (using it later is asked for again).
+    - A new account is created archived, with a ``vendor_change`` request; the approval activates it,
+      after a rejection it stays archived (using it later is asked for again).
     - A change of account number, bank, holder or partner is not written: the requested values wait in
-      the request's payload and are written by the approval; a rejection leaves the account as it is.
-    - Unarchiving a vendor's account is requested the same way.
+      the request's payload and are written by the approval (``_apply_approved_bank_change``, inside the
+      ``bank_change_apply`` server verb), if the account is still what it was when the change was asked
+      for; a rejection leaves the account as it is.
+    - Unarchiving an account is requested the same way.
     The write and create overrides are the gate: a change through the ORM (form, import, RPC) goes
-    through them."""
+    through them, and no context key opens it."""
 
     _inherit = "res.partner.bank"
 
@@ -56,15 +66,18 @@ class ResPartnerBank(models.Model):
     # -- the gate ------------------------------------------------------------------------------------
     @api.model_create_multi
     def create(self, vals_list):
-        if self.env.context.get(APPLY_KEY):
+        if verbs.inside(APPLY_VERB, self):
             return super().create(vals_list)
+        self._distribution_refuse_derived(vals_list)
         Partner = self.env["res.partner"]
         gated = []
         vals_list = [dict(vals) for vals in vals_list]
+        # A default of the form the account is created from: forging it only names another partner,
+        # whose account is governed all the same.
         default_partner = self.env.context.get("default_partner_id")
         for index, vals in enumerate(vals_list):
             partner = Partner.browse(vals.get("partner_id") or default_partner)
-            if vals.get("active", True) and self._distribution_is_vendor(partner):
+            if vals.get("active", True) and self._distribution_is_governed(partner):
                 vals["active"] = False
                 gated.append(index)
         banks = super().create(vals_list)
@@ -74,8 +87,9 @@ class ResPartnerBank(models.Model):
         return banks
 
     def write(self, vals):
-        if self.env.context.get(APPLY_KEY):
+        if verbs.inside(APPLY_VERB, self):
             return super().write(vals)
+        self._distribution_refuse_derived([vals])
         gated_fields = [name for name in GATED_FIELDS if name in vals]
         activating = bool(vals.get("active"))
         if not gated_fields and not activating:
@@ -83,7 +97,7 @@ class ResPartnerBank(models.Model):
         requests = {}
         new_partner = self.env["res.partner"].browse(vals.get("partner_id"))
         for bank in self:
-            if not (self._distribution_is_vendor(bank.partner_id) or self._distribution_is_vendor(new_partner)):
+            if not (self._distribution_is_governed(bank.partner_id) or self._distribution_is_governed(new_partner)):
                 continue
             changes = bank._distribution_changes(vals, gated_fields)
             if activating and not bank.active:
@@ -122,6 +136,17 @@ class ResPartnerBank(models.Model):
             bank._distribution_request_change("activate" if set(changes) == {"active"} else "update", changes, previous)
         return True
 
+    def _distribution_refuse_derived(self, vals_list):
+        refused = sorted({name for vals in vals_list for name in vals if name in DERIVED_FIELDS})
+        if refused:
+            raise AccessError(
+                self.env._(
+                    "%s is derived from the account number: change the account number instead (a change that "
+                    "may wait for approval).",
+                    ", ".join(refused),
+                )
+            )
+
     def unlink(self):
         # Deleting a bank account archives it: a change of it needs no approval any more.
         pending = self._distribution_pending_requests()
@@ -130,16 +155,18 @@ class ResPartnerBank(models.Model):
         return super().unlink()
 
     @api.model
-    def _distribution_is_vendor(self, partner):
-        """Whether a change of ``partner``'s bank accounts needs approval: a partner whose commercial
-        entity has been bought from, and which is not one of the companies."""
+    def _distribution_is_governed(self, partner):
+        """Whether a change of ``partner``'s bank accounts needs approval: every partner but the
+        companies' own (see the class docstring for why no vendor marker decides it)."""
         if not partner:
             return False
-        commercial = partner.commercial_partner_id
-        if not commercial.supplier_rank:
-            return False
         # sudo: the companies' own partners are excluded whatever companies the user works in.
-        return not self.env["res.company"].sudo().search_count([("partner_id", "=", commercial.id)], limit=1)
+        return (
+            not self.env["res.company"]
+            .sudo()
+            .with_context(active_test=False)
+            .search_count([("partner_id", "=", partner.id)], limit=1)
+        )
 
     def _distribution_values(self):
         """The account's governed values, as stored in a request's payload."""
@@ -182,6 +209,7 @@ class ResPartnerBank(models.Model):
             )
         number = sanitize_account_number(changes.get("acc_number", self.acc_number))
         partner_id = changes.get("partner_id", self.partner_id.id)
+        # sudo + active_test: a duplicate counts even archived or in a company the user does not see.
         duplicate = (
             self.with_context(active_test=False)
             .sudo()
@@ -242,6 +270,7 @@ class ResPartnerBank(models.Model):
         labels = {name: self._fields[name].string for name in GATED_FIELDS}
         labels["active"] = self.env._("Active")
         lines = []
+        # sudo: the names of the banks and partners of a pending change are shown to whoever sees the account.
         for name, value in changes.items():
             if name == "bank_id":
                 value = self.env["res.bank"].sudo().browse(value).display_name if value else ""
@@ -274,11 +303,37 @@ class ResPartnerBank(models.Model):
 
     # -- decisions (called back by the request, as the system) ---------------------------------------
     def _distribution_approval_approved(self, request):
-        """Apply what was approved."""
+        """The approval's callback: apply it."""
+        self.ensure_one()
+        self._apply_approved_bank_change(request)
+
+    def _apply_approved_bank_change(self, request):
+        """Write exactly what ``request`` approved, inside the ``bank_change_apply`` verb, if the
+        account's governed values are still those the change was asked against; otherwise nothing is
+        written and the partner's chatter says so (the change is to be asked for again)."""
         self.ensure_one()
         payload = request.payload or {}
-        values = {"active": True} if payload.get("operation") == "create" else dict(payload.get("changes") or {})
-        self.with_context(**{APPLY_KEY: True}).write(values)
+        if payload.get("bank_id") not in (None, self.id):
+            return
+        current = self._distribution_values()
+        if payload.get("operation") == "create":
+            expected = payload.get("changes") or {}
+            values = {"active": True}
+        else:
+            expected = {name: value for name, value in (payload.get("previous") or {}).items() if name != "active"}
+            values = dict(payload.get("changes") or {})
+        if any(current.get(name) != value for name, value in expected.items()):
+            self.partner_id._message_log(
+                body=self.env._(
+                    "Bank account %(number)s: %(request)s was approved, but the account changed since; nothing "
+                    "was applied.",
+                    number=self.acc_number,
+                    request=request.name,
+                )
+            )
+            return
+        with verbs.server_verb(APPLY_VERB, self):
+            self.write(values)
         self.partner_id._message_log(
             body=self.env._(
                 "Bank account %(number)s: change approved in %(request)s.", number=self.acc_number, request=request.name

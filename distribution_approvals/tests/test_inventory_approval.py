@@ -114,6 +114,43 @@ class TestInventoryApproval(InventoryCase):
         self._decide(request, self.approver_1, "approve", "Ok.")
         self.assertEqual(self._on_hand(), 17.0)
 
+    def test_adjustments_split_within_the_window_are_summed(self):
+        first = self._count(15.0)  # +5 x 60 = 300: applied
+        first.with_user(self.stock_user).with_context(inventory_mode=True).action_apply_inventory()
+        self.assertEqual(self._on_hand(), 15.0)
+        second = self._count(20.0)  # +5 x 60 = 300 more of the same product there: 600 in the window
+        second.with_user(self.stock_user).with_context(inventory_mode=True).action_apply_inventory()
+        self.assertEqual(self._on_hand(), 15.0)
+        request = self._requests("inventory_adjustment")
+        self.assertEqual((request.state, request.amount), ("pending", 300.0))
+        self.assertIn("last 24 hours", request.reason)
+        # Elsewhere, the window holds other sums.
+        self.Quant._update_available_quantity(self.product, self.shelf, 10.0)
+        shelf = self._count(15.0, self.shelf)
+        shelf.with_user(self.stock_user).with_context(inventory_mode=True).action_apply_inventory()
+        self.assertEqual(self._on_hand(self.shelf), 15.0)
+
+    def test_count_waiting_for_approval_cannot_change(self):
+        quant = self._count(20.0)
+        quant.with_user(self.stock_user).with_context(inventory_mode=True).action_apply_inventory()
+        request = self._requests("inventory_adjustment")
+        with self.assertRaises(UserError):
+            quant.with_user(self.stock_user).with_context(inventory_mode=True).inventory_quantity = 200.0
+        with self.assertRaises(UserError):
+            quant.with_user(self.stock_user).with_context(inventory_mode=True).action_clear_inventory_quantity()
+        self._decide(request, self.approver_1, "approve", "Ok.")
+        self.assertEqual(self._on_hand(), 20.0)
+
+    def test_withdrawn_request_frees_the_count(self):
+        quant = self._count(20.0)
+        quant.with_user(self.stock_user).with_context(inventory_mode=True).action_apply_inventory()
+        request = self._requests("inventory_adjustment")
+        request.with_user(self.stock_user).action_cancel()
+        self.assertFalse(quant.distribution_approval_request_id)
+        quant.with_user(self.stock_user).with_context(inventory_mode=True).inventory_quantity = 12.0
+        quant.with_user(self.stock_user).with_context(inventory_mode=True).action_apply_inventory()
+        self.assertEqual(self._on_hand(), 12.0)
+
     def test_rejected_adjustment_changes_nothing(self):
         quant = self._count(0.0)  # -10 x 60 = 600
         quant.with_user(self.stock_user).with_context(inventory_mode=True).action_apply_inventory()
@@ -161,6 +198,32 @@ class TestScrapApproval(InventoryCase):
         scrap.with_user(self.stock_user).action_validate()
         self.assertEqual(scrap.state, "done")
         self.assertFalse(self._requests("scrap_write_off"))
+
+    def test_scraps_split_within_the_window_are_summed(self):
+        first = self._scrap(5.0)  # 300: done
+        first.with_user(self.stock_user).action_validate()
+        self.assertEqual(first.state, "done")
+        second = self._scrap(4.0)  # 240 more from the same location: 540 in the window
+        second.with_user(self.stock_user).action_validate()
+        self.assertEqual(second.state, "draft")
+        request = second.distribution_approval_request_id
+        self.assertEqual((request.state, request.amount), ("pending", 240.0))
+        self.assertIn("last 24 hours", request.reason)
+        self._decide(request, self.approver_1, "approve", "Both pallets are damaged.")
+        self.assertEqual(second.state, "done")
+        self.assertEqual(self._on_hand(), 1.0)
+
+    def test_scrap_waiting_for_approval_is_locked(self):
+        scrap = self._scrap(9.0)
+        scrap.with_user(self.stock_user).action_validate()
+        request = scrap.distribution_approval_request_id
+        with self.assertRaises(UserError):
+            scrap.with_user(self.stock_user).scrap_qty = 10.0
+        with self.assertRaises(UserError):
+            scrap.with_user(self.stock_user).location_id = self.shelf
+        self._decide(request, self.approver_1, "approve", "Ok.")
+        self.assertEqual((scrap.state, scrap.scrap_qty), ("done", 9.0))
+        self.assertEqual(self._on_hand(), 1.0)
 
     def test_rejected_scrap_stays_in_draft(self):
         scrap = self._scrap(9.0)

@@ -87,7 +87,10 @@ class TestPurchaseApproval(ApprovalCase):
         self.assertEqual(as_buyer.distribution_approval_last_comment, "Use the framework contract supplier.")
 
     def test_threshold_on_the_company_amount(self):
-        self.company.distribution_purchase_approval_amount = 500.0
+        # Each order alone (the split window is tested below).
+        self.company.write(
+            {"distribution_purchase_approval_amount": 500.0, "distribution_approval_split_window_hours": 0}
+        )
         small = self._po(qty=5)  # 300
         small.with_user(self.buyer).button_confirm()
         self.assertEqual(small.state, "purchase")
@@ -113,6 +116,79 @@ class TestPurchaseApproval(ApprovalCase):
         request = self._requests(order)
         self.assertEqual((request.state, request.auto_approved), ("approved", True))
         self.assertEqual(order.state, "purchase")
+
+    def test_orders_split_within_the_window_are_summed(self):
+        self.company.distribution_purchase_approval_amount = 500.0  # window: 24 hours by default
+        first = self._po(qty=4)  # 240
+        first.with_user(self.buyer).button_confirm()
+        self.assertEqual(first.state, "purchase")
+        second = self._po(qty=4)  # 240: 480 in the window
+        second.with_user(self.buyer).button_confirm()
+        self.assertEqual(second.state, "purchase")
+        third = self._po(qty=1)  # 60: 540 in the window
+        third.with_user(self.buyer).button_confirm()
+        self.assertEqual(third.state, "draft")
+        request = self._requests(third)
+        self.assertEqual(request.state, "pending")
+        self.assertIn("last 24 hours", request.reason)
+        # A waiting order counts too: a fourth small one waits as well.
+        fourth = self._po(qty=1)
+        fourth.with_user(self.buyer).button_confirm()
+        self.assertEqual(fourth.state, "draft")
+        # Another vendor's orders are not summed with these.
+        other_vendor = self.env["res.partner"].create({"name": "Other Supplies Ltd"})
+        other = self._po(qty=4)
+        other.partner_id = other_vendor
+        other.with_user(self.buyer).button_confirm()
+        self.assertEqual(other.state, "purchase")
+        # Outside the window, the old orders no longer count.
+        self.company.distribution_approval_split_window_hours = 0
+        fifth = self._po(qty=1)
+        fifth.with_user(self.buyer).button_confirm()
+        self.assertEqual(fifth.state, "purchase")
+
+    def test_threshold_changes_enter_the_audit_trail(self):
+        self.company.distribution_purchase_approval_amount = 0.0
+        self.company.write(
+            {"distribution_purchase_approval_amount": 750.0, "distribution_approval_split_window_hours": 48}
+        )
+        entry = self.Audit.search(
+            [("res_model", "=", "res.company"), ("res_id", "=", self.company.id), ("action", "=", "config_changed")],
+            order="sequence desc",
+            limit=1,
+        )
+        self.assertIn('"distribution_purchase_approval_amount"', entry.data)
+        self.assertIn('"new":750.0', entry.data.replace(" ", ""))
+        self.assertIn('"distribution_approval_split_window_hours"', entry.data)
+        self.assertIn('"old":24', entry.data.replace(" ", ""))
+
+    def test_approval_is_bound_to_the_lines_not_only_the_amount(self):
+        order = self._po(emergency=True)  # 10 x 60
+        order.with_user(self.buyer).button_confirm()
+        request = self._requests(order)
+        # Same total, other lines: what was approved is not what would be bought.
+        order.with_user(self.buyer).write(
+            {"order_line": [Command.update(order.order_line.id, {"product_qty": 20, "price_unit": 30.0})]}
+        )
+        self._decide(request, self.approver_1, "approve", "Ok for 10 at 60.")
+        self.assertEqual(order.state, "draft")
+        order.with_user(self.buyer).button_confirm()
+        second = self._requests(order) - request
+        self.assertEqual(second.state, "pending")
+        self.assertEqual(order.state, "draft")
+
+    def test_order_changed_while_waiting_asks_again(self):
+        order = self._po(emergency=True)
+        order.with_user(self.buyer).button_confirm()
+        first = self._requests(order)
+        order.with_user(self.buyer).write({"order_line": [Command.update(order.order_line.id, {"product_qty": 12})]})
+        order.with_user(self.buyer).button_confirm()
+        second = self._requests(order) - first
+        self.assertEqual((first.state, second.state), ("cancelled", "pending"))
+        self.assertEqual(second.amount, 720.0)
+        audit = [("res_model", "=", first._name), ("res_id", "=", first.id), ("action", "=", "cancelled")]
+        self.assertTrue(self.Audit.search(audit))
+        self.assertEqual(order.state, "draft")
 
     def test_order_raised_after_the_request_asks_again(self):
         order = self._po(emergency=True)

@@ -1,15 +1,18 @@
 from odoo import Command
+from odoo.addons.distribution_observability.services import verbs
 from odoo.exceptions import UserError
 from odoo.tests import new_test_user
 from odoo.tests import tagged
 
 from .common import ApprovalCase
 
+APPLY_VERB = "bank_change_apply"
+
 
 @tagged("post_install", "-at_install")
 class TestVendorBank(ApprovalCase):
-    """A vendor's bank accounts change only through an approval: pending until approved, untouched
-    when rejected."""
+    """A partner's bank accounts (every partner but the companies') change only through an approval:
+    pending until approved, untouched when rejected."""
 
     @classmethod
     def setUpClass(cls):
@@ -19,11 +22,14 @@ class TestVendorBank(ApprovalCase):
         cls.bank = cls.env["res.bank"].create({"name": "First Bank", "bic": "FRSTBEBB"})
         cls.other_bank = cls.env["res.bank"].create({"name": "Second Bank", "bic": "SCNDBEBB"})
         cls.vendor = cls.env["res.partner"].create({"name": "Steel Supplier", "is_company": True})
-        cls.account = cls.env["res.partner.bank"].create(
-            {"partner_id": cls.vendor.id, "acc_number": "BE71096123456769", "bank_id": cls.bank.id}
-        )
-        # Bought from since: its bank accounts are governed from now on.
-        cls.vendor.supplier_rank = 1
+        cls.account = cls._existing_account(cls.vendor, "BE71096123456769", bank_id=cls.bank.id)
+
+    @classmethod
+    def _existing_account(cls, partner, number, **vals):
+        """An account as an approved change leaves it (fixture: made inside the approval's verb)."""
+        Bank = cls.env["res.partner.bank"]
+        with verbs.server_verb(APPLY_VERB, Bank):
+            return Bank.create(dict({"partner_id": partner.id, "acc_number": number}, **vals))
 
     def _pending(self, account):
         return self.Request.search(
@@ -118,27 +124,33 @@ class TestVendorBank(ApprovalCase):
         self.assertTrue(self.account.active)
 
     def test_moving_an_account_to_a_vendor_needs_approval(self):
-        customer_account = self.env["res.partner.bank"].create(
-            {"partner_id": self.other_customer.id, "acc_number": "BE68539007547034"}
-        )
+        customer_account = self._existing_account(self.other_customer, "BE68539007547034")
         customer_account.with_user(self.clerk).partner_id = self.vendor
         self.assertEqual(customer_account.partner_id, self.other_customer)
         self.assertEqual(self._pending(customer_account).payload["changes"], {"partner_id": self.vendor.id})
 
-    def test_customers_and_the_company_are_not_governed(self):
+    def test_every_partner_but_the_companies_is_governed(self):
+        # A customer, never bought from: governed all the same (a supplier rank is a clerk's to write).
+        self.assertFalse(self.other_customer.supplier_rank)
         account = (
             self.env["res.partner.bank"]
             .with_user(self.clerk)
             .create({"partner_id": self.other_customer.id, "acc_number": "BE68539007547034"})
         )
-        self.assertTrue(account.active)
-        account.with_user(self.clerk).acc_number = "BE43068999999501"
-        self.assertEqual(account.acc_number, "BE43068999999501")
-        self.assertFalse(self.Request.search([("res_model", "=", "res.partner.bank"), ("res_id", "=", account.id)]))
+        self.assertFalse(account.active)
+        self.assertEqual(self._pending(account).payload["operation"], "create")
+        # A supplier rank set back to 0 changes nothing.
+        self.vendor.with_user(self.clerk).supplier_rank = 0
+        self.account.with_user(self.clerk).acc_number = "BE43068999999501"
+        self.assertEqual(self.account.acc_number, "BE71096123456769")
+        self.assertTrue(self._pending(self.account))
+        # The companies' own accounts are not governed.
         company_partner = self.company.partner_id
-        company_partner.supplier_rank = 1
         own = self.env["res.partner.bank"].create({"partner_id": company_partner.id, "acc_number": "BE62510007547061"})
         self.assertTrue(own.active)
+        own.acc_number = "BE62510007547062"
+        self.assertEqual(own.acc_number, "BE62510007547062")
+        self.assertFalse(self.Request.search([("res_model", "=", "res.partner.bank"), ("res_id", "=", own.id)]))
 
     def test_auto_approved_change_applies_at_once(self):
         # The amount of a vendor change is what the company owes the vendor: nothing here.
