@@ -458,13 +458,15 @@ def purge(env, marks):
     for table in PURGED_TABLES:
         env.cr.execute(SQL("DELETE FROM %s WHERE id > %s", SQL.identifier(table), marks[table]))
     # The companies' chain heads follow back to the entries left (verification compares them).
-    env.cr.execute(SQL("""
+    env.cr.execute(
+        SQL("""
         UPDATE res_company c
            SET distribution_audit_head_sequence = coalesce(last.sequence, 0), distribution_audit_head_hash = last.hash
           FROM res_company c2
      LEFT JOIN LATERAL (SELECT sequence, hash FROM distribution_audit_entry e
                          WHERE e.company_id = c2.id ORDER BY sequence DESC LIMIT 1) last ON TRUE
-         WHERE c.id = c2.id"""))
+         WHERE c.id = c2.id""")
+    )
     env.invalidate_all()
 
 

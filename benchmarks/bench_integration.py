@@ -106,6 +106,7 @@ REPO = Path(__file__).resolve().parent.parent
 DEFAULT_CONF = REPO / ".local" / "odoo-local.conf"
 MODULE = "distribution_orchestration"
 
+
 def _load_signature():
     """The addon's services/signature.py, loaded from its file: it needs no Odoo, and importing the addon's
     package before the registry (or in the receiver process) is not possible."""
@@ -222,23 +223,33 @@ def remove_bench_data(env):
     A dict of what was deleted, by kind."""
     cr = env.cr
     deleted = Counter()
-    inbound = env["distribution.inbound.endpoint"].with_context(active_test=False).search(
-        [("code", "=like", f"{BENCH_CODE}%")])
+    inbound = (
+        env["distribution.inbound.endpoint"]
+        .with_context(active_test=False)
+        .search([("code", "=like", f"{BENCH_CODE}%")])
+    )
     if inbound:
         # Raw SQL: bulk delete of up to a hundred thousand generated rows.
         cr.execute(SQL("DELETE FROM distribution_inbound_event WHERE endpoint_id IN %s", tuple(inbound.ids)))
         deleted["inbound events"] += cr.rowcount
         inbound.unlink()
-    outbound = env["distribution.outbound.endpoint"].with_context(active_test=False).search(
-        [("name", "=like", f"{BENCH_NAME}%")])
+    outbound = (
+        env["distribution.outbound.endpoint"]
+        .with_context(active_test=False)
+        .search([("name", "=like", f"{BENCH_NAME}%")])
+    )
     if outbound:
         cr.execute(SQL("DELETE FROM distribution_outbound_event WHERE endpoint_id IN %s", tuple(outbound.ids)))
         deleted["outbound events"] += cr.rowcount
         outbound.unlink()
     # The delivery runs of the outbox: only the benchmark delivers anything in its own database.
-    cr.execute(SQL("""DELETE FROM distribution_workflow_run
+    cr.execute(
+        SQL(
+            """DELETE FROM distribution_workflow_run
                        WHERE workflow_id IN (SELECT id FROM distribution_workflow WHERE code = %s)""",
-                   OUTBOX_WORKFLOW))
+            OUTBOX_WORKFLOW,
+        )
+    )
     deleted["outbox runs"] += cr.rowcount
     # Triggers of the inbox and outbox crons (one per _emit(), one per 10 s per worker for the inbox): no cron
     # thread runs on this database, they would pile up.
@@ -269,9 +280,11 @@ def free_port():
 def require_wrk():
     path = shutil.which("wrk")
     if not path:
-        sys.exit("wrk is not installed: it generates the HTTP load of the inbound part. Install it with\n"
-                 "    apt-get install wrk        (Debian/Ubuntu package 'wrk'; sudo when not root)\n"
-                 "and run the benchmark again.")
+        sys.exit(
+            "wrk is not installed: it generates the HTTP load of the inbound part. Install it with\n"
+            "    apt-get install wrk        (Debian/Ubuntu package 'wrk'; sudo when not root)\n"
+            "and run the benchmark again."
+        )
     return path
 
 
@@ -332,22 +345,37 @@ class Inbound:
 
     def __init__(self, env):
         self.env = env
-        self.endpoint = env["distribution.inbound.endpoint"].create({
-            "name": f"{BENCH_NAME} inbox", "code": BENCH_CODE, "handler": "carrier_status",
-        })
+        self.endpoint = env["distribution.inbound.endpoint"].create(
+            {
+                "name": f"{BENCH_NAME} inbox",
+                "code": BENCH_CODE,
+                "handler": "carrier_status",
+            }
+        )
         self.secret = self.endpoint.secret
         self.company_name = self.endpoint.company_id.name
-        self.partners = env["res.partner"].create([
-            {"name": f"{BENCH_NAME} partner {i}", "ref": f"{PARTNER_REF}-{i}"} for i in range(NATIVE_PARTNERS)
-        ])
+        self.partners = env["res.partner"].create(
+            [{"name": f"{BENCH_NAME} partner {i}", "ref": f"{PARTNER_REF}-{i}"} for i in range(NATIVE_PARTNERS)]
+        )
         model = env.ref("base.model_res_partner")
-        self.automation = env["base.automation"].create({
-            "name": f"{BENCH_NAME} webhook", "model_id": model.id, "trigger": "on_webhook",
-            "action_server_ids": [Command.create({
-                "name": f"{BENCH_NAME}: comment from the payload", "model_id": model.id, "state": "code",
-                "usage": "base_automation", "code": "record.write({'comment': payload.get('comment')})",
-            })],
-        })
+        self.automation = env["base.automation"].create(
+            {
+                "name": f"{BENCH_NAME} webhook",
+                "model_id": model.id,
+                "trigger": "on_webhook",
+                "action_server_ids": [
+                    Command.create(
+                        {
+                            "name": f"{BENCH_NAME}: comment from the payload",
+                            "model_id": model.id,
+                            "state": "code",
+                            "usage": "base_automation",
+                            "code": "record.write({'comment': payload.get('comment')})",
+                        }
+                    )
+                ],
+            }
+        )
         env.cr.commit()  # the server (another process) must see them
         self.ours_path = f"/distribution/webhook/{BENCH_CODE}"
         self.native_path = f"/web/hook/{self.automation.webhook_uuid}"
@@ -356,19 +384,34 @@ class Inbound:
         """(path, body, headers) of one validly signed carrier_status event with a new event id."""
         event_id = str(uuid.uuid4())
         occurred_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
-        body = signature.envelope(event_id, "carrier.status", occurred_at, self.company_name, {
-            "tracking_ref": f"{PARTNER_REF}-{sequence:07d}", "status": "in_transit", "occurred_at": occurred_at,
-            "eta": "2026-12-01T10:00:00Z",
-        })
-        headers = {"Content-Type": "application/json",
-                   **signature.headers(self.secret, "carrier.status", event_id, int(now), body)}
+        body = signature.envelope(
+            event_id,
+            "carrier.status",
+            occurred_at,
+            self.company_name,
+            {
+                "tracking_ref": f"{PARTNER_REF}-{sequence:07d}",
+                "status": "in_transit",
+                "occurred_at": occurred_at,
+                "eta": "2026-12-01T10:00:00Z",
+            },
+        )
+        headers = {
+            "Content-Type": "application/json",
+            **signature.headers(self.secret, "carrier.status", event_id, int(now), body),
+        }
         return self.ours_path, body, headers
 
     def native_request(self, sequence, _now):
         partner = self.partners[sequence % len(self.partners)]
-        body = json.dumps({"_model": "res.partner", "_id": partner.id,
-                           "comment": f"Carrier status in_transit, tracking {PARTNER_REF}-{sequence:07d}"},
-                          separators=(",", ":")).encode()
+        body = json.dumps(
+            {
+                "_model": "res.partner",
+                "_id": partner.id,
+                "comment": f"Carrier status in_transit, tracking {PARTNER_REF}-{sequence:07d}",
+            },
+            separators=(",", ":"),
+        ).encode()
         return self.native_path, body, {"Content-Type": "application/json"}
 
     def stored_events(self, ids=None):
@@ -376,11 +419,17 @@ class Inbound:
         of its own: the benchmark's cursor may hold an older snapshot."""
         with self.env.registry.cursor() as cr:
             if ids is None:
-                cr.execute(SQL("SELECT count(*) FROM distribution_inbound_event WHERE endpoint_id = %s",
-                               self.endpoint.id))
+                cr.execute(
+                    SQL("SELECT count(*) FROM distribution_inbound_event WHERE endpoint_id = %s", self.endpoint.id)
+                )
             else:
-                cr.execute(SQL("SELECT count(*) FROM distribution_inbound_event WHERE endpoint_id = %s"
-                               " AND id = ANY(%s)", self.endpoint.id, ids))
+                cr.execute(
+                    SQL(
+                        "SELECT count(*) FROM distribution_inbound_event WHERE endpoint_id = %s" " AND id = ANY(%s)",
+                        self.endpoint.id,
+                        ids,
+                    )
+                )
             return cr.fetchone()[0]
 
     def settled_events(self, timeout=15):
@@ -416,8 +465,14 @@ def write_pool(directory, name, make_request, count, threads, start):
 def run_wrk(wrk, script, pool, url, threads, connections, seconds):
     """Run wrk; a dict of its figures (from the script's done()) and its raw output."""
     command = [wrk, f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), url]
-    result = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "BENCH_POOL": str(pool)},
-                            check=False, timeout=seconds + 120)
+    result = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "BENCH_POOL": str(pool)},
+        check=False,
+        timeout=seconds + 120,
+    )
     if result.returncode:
         sys.exit(f"wrk failed (exit code {result.returncode}):\n{result.stdout}\n{result.stderr}")
     figures = {"statuses": Counter(), "latency": {}}
@@ -438,9 +493,21 @@ def run_wrk(wrk, script, pool, url, threads, connections, seconds):
 
 
 def start_server(conf, db, port, gevent_port, log_path, db_filter):
-    command = [sys.executable, str(ODOO_BIN), "-c", str(conf), "-d", db, "--workers=2", "--max-cron-threads=0",
-               "--http-interface=127.0.0.1", f"--http-port={port}", f"--gevent-port={gevent_port}",
-               *([f"--db-filter={db_filter}"] if db_filter else []), "--log-level=warn"]
+    command = [
+        sys.executable,
+        str(ODOO_BIN),
+        "-c",
+        str(conf),
+        "-d",
+        db,
+        "--workers=2",
+        "--max-cron-threads=0",
+        "--http-interface=127.0.0.1",
+        f"--http-port={port}",
+        f"--gevent-port={gevent_port}",
+        *([f"--db-filter={db_filter}"] if db_filter else []),
+        "--log-level=warn",
+    ]
     say(f"$ {' '.join(command)}")
     log = open(log_path, "w", encoding="utf-8")  # noqa: SIM115  (closed with the server)
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -470,8 +537,9 @@ def stop_server(process):
 
 def call_in_process(path, body, headers):
     """One request through Odoo's WSGI application in this process: (status, queries, statements)."""
-    environ = EnvironBuilder(path=path, method="POST", data=body, headers=headers,
-                             base_url="http://127.0.0.1:8069").get_environ()
+    environ = EnvironBuilder(
+        path=path, method="POST", data=body, headers=headers, base_url="http://127.0.0.1:8069"
+    ).get_environ()
     status = []
     statements = []
 
@@ -492,19 +560,29 @@ def call_in_process(path, body, headers):
 def queries_per_request(make_request, start):
     """Median queries (and writes) of QUERY_SAMPLES requests after three warm-up ones; statuses; last statements."""
     results = [call_in_process(*make_request(start + i, time.time())) for i in range(3 + QUERY_SAMPLES)][3:]
-    writes = [sum(1 for s in statements if s.split(None, 1)[0].upper() in ("INSERT", "UPDATE", "DELETE"))
-              for _status, _queries, statements in results]
-    return {"queries": statistics.median(q for _s, q, _st in results), "writes": statistics.median(writes),
-            "statuses": Counter(s for s, _q, _st in results), "statements": results[-1][2]}
+    writes = [
+        sum(1 for s in statements if s.split(None, 1)[0].upper() in ("INSERT", "UPDATE", "DELETE"))
+        for _status, _queries, statements in results
+    ]
+    return {
+        "queries": statistics.median(q for _s, q, _st in results),
+        "writes": statistics.median(writes),
+        "statuses": Counter(s for s, _q, _st in results),
+        "statements": results[-1][2],
+    }
 
 
 def bench_inbound(env, args, wrk):
-    say(f"\n== 1. Inbound: wrk -t{args.threads} -c{args.connections} -d{args.duration}s --latency against "
-        "our signed webhook and Odoo's native /web/hook ==")
+    say(
+        f"\n== 1. Inbound: wrk -t{args.threads} -c{args.connections} -d{args.duration}s --latency against "
+        "our signed webhook and Odoo's native /web/hook =="
+    )
     data = Inbound(env)
     sequence = 0
-    say(f"Setup: endpoint {BENCH_CODE} (carrier_status), base.automation '{BENCH_NAME} webhook' on res.partner "
-        f"(on_webhook, code action writing comment), {NATIVE_PARTNERS} partners.")
+    say(
+        f"Setup: endpoint {BENCH_CODE} (carrier_status), base.automation '{BENCH_NAME} webhook' on res.partner "
+        f"(on_webhook, code action writing comment), {NATIVE_PARTNERS} partners."
+    )
 
     # Queries per request, in this process (see the module docstring).
     db_filter = f"^{re.escape(args.db)}$" if args.db_filter else ""
@@ -517,8 +595,10 @@ def bench_inbound(env, args, wrk):
     expected = {"ours": 202, "native": 200}
     for key, figures in queries.items():
         if set(figures["statuses"]) != {expected[key]}:
-            sys.exit(f"{key}: the in-process requests were answered {dict(figures['statuses'])}, "
-                     f"not {expected[key]}; see the log above.")
+            sys.exit(
+                f"{key}: the in-process requests were answered {dict(figures['statuses'])}, "
+                f"not {expected[key]}; see the log above."
+            )
     say(f"\nStatements of one accepted request of ours, in this process ({len(queries['ours']['statements'])}):")
     for statement in queries["ours"]["statements"]:
         say(f"  {statement[:150]}{'...' if len(statement) > 150 else ''}")
@@ -539,12 +619,15 @@ def bench_inbound(env, args, wrk):
                 started = time.perf_counter()
                 pool = write_pool(directory, key, make_request, args.pool, args.threads, sequence)
                 sequence += args.pool
-                say(f"  {key}: {args.pool:,} requests prepared in {time.perf_counter() - started:.1f} s; "
-                    f"warm-up {WARMUP_SECONDS} s done; measuring {args.duration} s")
+                say(
+                    f"  {key}: {args.pool:,} requests prepared in {time.perf_counter() - started:.1f} s; "
+                    f"warm-up {WARMUP_SECONDS} s done; measuring {args.duration} s"
+                )
                 stored_before = data.settled_events()
                 with CpuShare(server.pid, args.db) as share:
-                    results[key], raws[key] = run_wrk(wrk, script, pool, url, args.threads, args.connections,
-                                                      args.duration)
+                    results[key], raws[key] = run_wrk(
+                        wrk, script, pool, url, args.threads, args.connections, args.duration
+                    )
                 results[key]["stored"] = data.settled_events() - stored_before
                 accepted_ids = [int(line) for line in Path(f"{pool}.accepted").read_text().split()]
                 results[key]["accepted_ids"] = len(accepted_ids)
@@ -561,30 +644,62 @@ def bench_inbound(env, args, wrk):
         latency = figures["latency"]
         statuses = ", ".join(f"{status}: {count:,}" for status, count in sorted(figures["statuses"].items()))
         sockets = figures["connect"] + figures["read"] + figures["write"] + figures["timeout"]
-        rows.append([label, f"{figures['requests']:,}", fmt(figures["rate"], 1), fmt(latency[50], 1),
-                     fmt(latency[90], 1), fmt(latency[99], 1), fmt(latency[100], 1), statuses, sockets,
-                     fmt(queries[key]["queries"], 0), fmt(queries[key]["writes"], 0)])
-    print_table(["target", "requests", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "answers",
-                 "socket errors", "queries/req", "writes/req"], rows)
+        rows.append(
+            [
+                label,
+                f"{figures['requests']:,}",
+                fmt(figures["rate"], 1),
+                fmt(latency[50], 1),
+                fmt(latency[90], 1),
+                fmt(latency[99], 1),
+                fmt(latency[100], 1),
+                statuses,
+                sockets,
+                fmt(queries[key]["queries"], 0),
+                fmt(queries[key]["writes"], 0),
+            ]
+        )
+    print_table(
+        [
+            "target",
+            "requests",
+            "req/s",
+            "p50 ms",
+            "p90 ms",
+            "p99 ms",
+            "max ms",
+            "answers",
+            "socket errors",
+            "queries/req",
+            "writes/req",
+        ],
+        rows,
+    )
     ratio = results["ours"]["rate"] / results["native"]["rate"]
-    say(f"Target: ours at least {TARGET_INBOUND_RATIO:.0f}x the native requests/s: {ratio:.2f}x -> "
-        f"{met(ratio >= TARGET_INBOUND_RATIO)}")
+    say(
+        f"Target: ours at least {TARGET_INBOUND_RATIO:.0f}x the native requests/s: {ratio:.2f}x -> "
+        f"{met(ratio >= TARGET_INBOUND_RATIO)}"
+    )
     ours = results["ours"]
     accepted = ours["statuses"].get(202, 0)
     others = sum(count for status, count in ours["statuses"].items() if status != 202)
     lost = accepted - ours["accepted_found"]
     late = ours["stored"] - ours["accepted_found"]
     intact = not lost and not others and ours["accepted_ids"] == accepted and 0 <= late <= args.connections
-    say(f"Accepted vs stored (ours, measured run): {accepted:,} answered 202 ({ours['accepted_ids']:,} event ids "
+    say(
+        f"Accepted vs stored (ours, measured run): {accepted:,} answered 202 ({ours['accepted_ids']:,} event ids "
         f"read from the answers, {ours['accepted_found']:,} of them stored), {others:,} other answers, "
         f"{ours['wraps']} wrap(s) of the prepared requests; {ours['stored']:,} events stored during the run, "
         f"{late} of them answered after wrk stopped reading (at most one per connection: {args.connections}) -> "
-        f"{'nothing lost' if intact else 'MISMATCH'}")
+        f"{'nothing lost' if intact else 'MISMATCH'}"
+    )
     for key in targets:
         share = cpu[key]
-        say(f"CPU during the {key} run (% of one core; {os.cpu_count()} cores = {os.cpu_count() * 100}%): machine "
+        say(
+            f"CPU during the {key} run (% of one core; {os.cpu_count()} cores = {os.cpu_count() * 100}%): machine "
             f"{share.machine:.0f}% = wrk {share.wrk:.0f}% + Odoo server {share.odoo:.0f}% + PostgreSQL backends of "
-            f"{args.db} {share.postgres:.0f}% ({len(share.backends)}) + other processes {share.rest:.0f}%")
+            f"{args.db} {share.postgres:.0f}% ({len(share.backends)}) + other processes {share.rest:.0f}%"
+        )
     say(f"Odoo server log: {len(problems)} warning/error line(s)")
     for line in problems[:10]:
         say(f"  {line[:300]}")
@@ -641,8 +756,9 @@ def serve_receiver(port):
 @contextlib.contextmanager
 def receiver():
     port = free_port()
-    process = subprocess.Popen([sys.executable, __file__, "--receiver-port", str(port)], stdout=subprocess.PIPE,
-                               text=True)
+    process = subprocess.Popen(
+        [sys.executable, __file__, "--receiver-port", str(port)], stdout=subprocess.PIPE, text=True
+    )
     try:
         if process.stdout.readline().strip() != "ready":
             sys.exit("the receiver did not start")
@@ -658,8 +774,12 @@ def receiver_counts(base):
 
 def check_counts(counts, expected_ids):
     """(distinct ids received, ids received more than once, expected ids missing, unexpected ids)."""
-    return (len(counts), sum(1 for count in counts.values() if count > 1), len(expected_ids - counts.keys()),
-            len(counts.keys() - expected_ids))
+    return (
+        len(counts),
+        sum(1 for count in counts.values() if count > 1),
+        len(expected_ids - counts.keys()),
+        len(counts.keys() - expected_ids),
+    )
 
 
 def bare_loop(url, secret, events):
@@ -670,8 +790,10 @@ def bare_loop(url, secret, events):
         session.headers["User-Agent"] = OUTBOX_USER_AGENT
         for event_id, event_type, payload in events:
             body = payload.encode()
-            headers = {"Content-Type": "application/json",
-                       **signature.headers(secret, event_type, event_id, int(time.time()), body)}
+            headers = {
+                "Content-Type": "application/json",
+                **signature.headers(secret, event_type, event_id, int(time.time()), body),
+            }
             response = session.post(url, data=body, headers=headers, timeout=10, allow_redirects=False)
             answers[response.status_code] += 1
     return time.perf_counter() - started, answers
@@ -693,36 +815,54 @@ def drive_outbox(env):
 
 
 def bench_outbound(env, count):
-    say(f"\n== 2. Outbound: {count:,} events to a local keep-alive receiver, the outbox (_cron_deliver, batches "
-        f"of {OUTBOX_BATCH}) vs a bare requests.Session loop ==")
+    say(
+        f"\n== 2. Outbound: {count:,} events to a local keep-alive receiver, the outbox (_cron_deliver, batches "
+        f"of {OUTBOX_BATCH}) vs a bare requests.Session loop =="
+    )
     Event = env["distribution.outbound.event"]
     with receiver() as base:
         url = f"{base}/hook"
         endpoint = env["distribution.outbound.endpoint"].create({"name": f"{BENCH_NAME} receiver", "url": url})
         secret = endpoint.secret
-        documents = env["res.partner"].create([
-            {"name": f"{BENCH_NAME} customer {i}", "ref": f"{PARTNER_REF}-OUT-{i}"} for i in range(EMIT_DOCUMENTS)
-        ])
+        documents = env["res.partner"].create(
+            [{"name": f"{BENCH_NAME} customer {i}", "ref": f"{PARTNER_REF}-OUT-{i}"} for i in range(EMIT_DOCUMENTS)]
+        )
         env.cr.commit()
         started = time.perf_counter()
         for i in range(count):
             document = documents[i % EMIT_DOCUMENTS]
-            Event._emit("order.bench", document, {"order": f"S{i:06d}", "customer": document.name, "lines": 3,
-                                                  "amount_total": "1234.50", "state": "sale"})
+            Event._emit(
+                "order.bench",
+                document,
+                {
+                    "order": f"S{i:06d}",
+                    "customer": document.name,
+                    "lines": 3,
+                    "amount_total": "1234.50",
+                    "state": "sale",
+                },
+            )
         env.flush_all()
         emit_seconds = time.perf_counter() - started
         env.cr.commit()
         env.invalidate_all()
-        env.cr.execute(SQL("""SELECT event_id, event_type, payload FROM distribution_outbound_event
-                               WHERE endpoint_id = %s AND state = 'pending' ORDER BY id""", endpoint.id))
+        env.cr.execute(
+            SQL(
+                """SELECT event_id, event_type, payload FROM distribution_outbound_event
+                               WHERE endpoint_id = %s AND state = 'pending' ORDER BY id""",
+                endpoint.id,
+            )
+        )
         events = env.cr.fetchall()
         env.cr.execute(SQL("SELECT count(*) FROM ir_cron_trigger WHERE cron_id = %s", env.ref(OUTBOX_CRON).id))
         triggers = env.cr.fetchone()[0]
         env.cr.commit()
         expected_ids = {event_id for event_id, _type, _payload in events}
-        say(f"Emitted {len(events):,} events about {EMIT_DOCUMENTS} partners with _emit() in {emit_seconds:.1f} s "
+        say(
+            f"Emitted {len(events):,} events about {EMIT_DOCUMENTS} partners with _emit() in {emit_seconds:.1f} s "
             f"({len(events) / emit_seconds:,.0f}/s, one transaction); {triggers:,} outbox cron trigger rows exist "
-            "after it.")
+            "after it."
+        )
 
         bare_loop(url, secret, events[:200])  # warm-up (connection, code paths)
         requests.delete(f"{base}/stats", timeout=10)
@@ -732,38 +872,80 @@ def bench_outbound(env, count):
 
         outbox_seconds, outbox_queries, calls = drive_outbox(env)
         outbox_counts = check_counts(receiver_counts(base), expected_ids)
-        env.cr.execute(SQL("""SELECT state, attempts, last_status_code, count(*) FROM distribution_outbound_event
-                               WHERE endpoint_id = %s GROUP BY 1, 2, 3 ORDER BY 1, 2, 3""", endpoint.id))
+        env.cr.execute(
+            SQL(
+                """SELECT state, attempts, last_status_code, count(*) FROM distribution_outbound_event
+                               WHERE endpoint_id = %s GROUP BY 1, 2, 3 ORDER BY 1, 2, 3""",
+                endpoint.id,
+            )
+        )
         states = env.cr.fetchall()
-        env.cr.execute(SQL("""SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms),
+        env.cr.execute(
+            SQL(
+                """SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms),
                                      max(latency_ms) FROM distribution_outbound_event
-                               WHERE endpoint_id = %s AND state = 'delivered'""", endpoint.id))
+                               WHERE endpoint_id = %s AND state = 'delivered'""",
+                endpoint.id,
+            )
+        )
         latency_p50, latency_max = env.cr.fetchone()
         env.cr.commit()
 
     n = len(events)
     rows = [
-        ["bare requests.Session loop", f"{n:,}", fmt(bare_seconds, 1), fmt(n / bare_seconds, 0),
-         fmt(bare_seconds * 1000 / n, 2), "-", ", ".join(f"{s}: {c:,}" for s, c in sorted(bare_answers.items())),
-         *map(str, bare_counts)],
-        [f"outbox _cron_deliver() x {calls}", f"{n:,}", fmt(outbox_seconds, 1), fmt(n / outbox_seconds, 0),
-         fmt(outbox_seconds * 1000 / n, 2), fmt(outbox_queries / n, 2),
-         ", ".join(f"{state} x{attempts} ({status}): {c:,}" for state, attempts, status, c in states),
-         *map(str, outbox_counts)],
+        [
+            "bare requests.Session loop",
+            f"{n:,}",
+            fmt(bare_seconds, 1),
+            fmt(n / bare_seconds, 0),
+            fmt(bare_seconds * 1000 / n, 2),
+            "-",
+            ", ".join(f"{s}: {c:,}" for s, c in sorted(bare_answers.items())),
+            *map(str, bare_counts),
+        ],
+        [
+            f"outbox _cron_deliver() x {calls}",
+            f"{n:,}",
+            fmt(outbox_seconds, 1),
+            fmt(n / outbox_seconds, 0),
+            fmt(outbox_seconds * 1000 / n, 2),
+            fmt(outbox_queries / n, 2),
+            ", ".join(f"{state} x{attempts} ({status}): {c:,}" for state, attempts, status, c in states),
+            *map(str, outbox_counts),
+        ],
     ]
-    print_table(["sender", "events", "seconds", "events/s", "ms/event", "queries/event", "answers / states",
-                 "ids received", "ids twice+", "ids missing", "ids unexpected"], rows)
+    print_table(
+        [
+            "sender",
+            "events",
+            "seconds",
+            "events/s",
+            "ms/event",
+            "queries/event",
+            "answers / states",
+            "ids received",
+            "ids twice+",
+            "ids missing",
+            "ids unexpected",
+        ],
+        rows,
+    )
     ratio = (n / outbox_seconds) / (n / bare_seconds)
-    say(f"Target: the outbox at least {TARGET_OUTBOUND_RATIO:.0%} of the bare loop's events/s: {ratio:.0%} -> "
-        f"{met(ratio >= TARGET_OUTBOUND_RATIO)}")
-    exactly_once = (outbox_counts == (n, 0, 0, 0)
-                    and states == [("delivered", 1, 200, n)])
-    say(f"Target: each event delivered exactly once (receiver: {outbox_counts[0]:,} distinct ids, "
+    say(
+        f"Target: the outbox at least {TARGET_OUTBOUND_RATIO:.0%} of the bare loop's events/s: {ratio:.0%} -> "
+        f"{met(ratio >= TARGET_OUTBOUND_RATIO)}"
+    )
+    exactly_once = outbox_counts == (n, 0, 0, 0) and states == [("delivered", 1, 200, n)]
+    say(
+        f"Target: each event delivered exactly once (receiver: {outbox_counts[0]:,} distinct ids, "
         f"{outbox_counts[1]} twice or more, {outbox_counts[2]} missing; database: all delivered after 1 attempt) "
-        f"-> {met(exactly_once)}")
-    say(f"Emission-to-delivery latency stored by the outbox: p50 {latency_p50 / 1000:.1f} s, max "
+        f"-> {met(exactly_once)}"
+    )
+    say(
+        f"Emission-to-delivery latency stored by the outbox: p50 {latency_p50 / 1000:.1f} s, max "
         f"{latency_max / 1000:.1f} s (from create_date, the start of the emitting transaction; the events also wait "
-        "while the baseline runs: information only).")
+        "while the baseline runs: information only)."
+    )
 
 
 # -- main -----------------------------------------------------------------------------------------------
@@ -778,8 +960,12 @@ def main():
     parser.add_argument("--events", type=int, default=10000, help="outbound events (default: 10000)")
     parser.add_argument("--skip-inbound", action="store_true", help="only the outbound part")
     parser.add_argument("--skip-outbound", action="store_true", help="only the inbound part")
-    parser.add_argument("--db-filter", dest="db_filter", action="store_true",
-                        help="start the server with --db-filter as well as -d (see the module docstring)")
+    parser.add_argument(
+        "--db-filter",
+        dest="db_filter",
+        action="store_true",
+        help="start the server with --db-filter as well as -d (see the module docstring)",
+    )
     parser.add_argument("--fresh", action="store_true", help="drop and recreate the database first")
     parser.add_argument("--no-update", dest="update", action="store_false", help="do not update the addon")
     parser.add_argument("--receiver-port", type=int, help=argparse.SUPPRESS)  # the receiver process
@@ -799,8 +985,10 @@ def main():
         if leftovers:
             say(f"Removed leftovers of a previous, interrupted run: {leftovers}")
         env.cr.execute("SELECT version()")
-        say(f"Database {args.db}: {env.cr.fetchone()[0].split(',')[0]}; Odoo {odoo.release.version}; "
-            f"{os.cpu_count()} CPU cores shared by the load generator, Odoo and PostgreSQL")
+        say(
+            f"Database {args.db}: {env.cr.fetchone()[0].split(',')[0]}; Odoo {odoo.release.version}; "
+            f"{os.cpu_count()} CPU cores shared by the load generator, Odoo and PostgreSQL"
+        )
         env.cr.commit()
         try:
             if not args.skip_inbound:
@@ -811,8 +999,10 @@ def main():
             env.cr.rollback()
             cleanup_started = time.perf_counter()
             deleted = remove_bench_data(env)
-            say(f"\nCleanup: deleted {', '.join(f'{count:,} {kind}' for kind, count in deleted.items()) or 'nothing'} "
-                f"in {time.perf_counter() - cleanup_started:.1f} s. Total {time.perf_counter() - started:.0f} s.")
+            say(
+                f"\nCleanup: deleted {', '.join(f'{count:,} {kind}' for kind, count in deleted.items()) or 'nothing'} "
+                f"in {time.perf_counter() - cleanup_started:.1f} s. Total {time.perf_counter() - started:.0f} s."
+            )
 
 
 if __name__ == "__main__":

@@ -92,8 +92,8 @@ def vacuum_analyze(db):
 
 def remove_bench_data(env):
     """Delete the bench workflows and their runs (including committed leftovers of an interrupted run)."""
-    workflows = env["distribution.workflow"].with_context(active_test=False).search(
-        [("code", "=like", f"{BENCH_PREFIX}%")]
+    workflows = (
+        env["distribution.workflow"].with_context(active_test=False).search([("code", "=like", f"{BENCH_PREFIX}%")])
     )
     if not workflows:
         return 0
@@ -189,6 +189,7 @@ def bench_tracking(env, units, repeats):
                     work(partner, i)
                 if flush:
                     env.flush_all()
+
         return loop
 
     def tracked(work, flush=False):
@@ -198,6 +199,7 @@ def bench_tracking(env, units, repeats):
                     work(partner, i)
                 if flush:
                     env.flush_all()
+
         return loop
 
     def batch(work):
@@ -205,6 +207,7 @@ def bench_tracking(env, units, repeats):
             with Run.track(TRACK_CODE, partners):
                 for i, partner in enumerate(partners):
                     work(partner, i)
+
         return loop
 
     # (label, baseline loop, tracked loop, whether the target applies: the failure path writes through its own
@@ -240,23 +243,51 @@ def bench_tracking(env, units, repeats):
         base_q, cand_q = base.queries / units, cand.queries / units
         base_us = statistics.median(m.seconds for m in base_runs) * 1e6 / units
         cand_us = statistics.median(m.seconds for m in cand_runs) * 1e6 / units
-        sql_us = (statistics.median(m.sql_seconds for m in cand_runs)
-                  - statistics.median(m.sql_seconds for m in base_runs)) * 1e6 / units
+        sql_us = (
+            (statistics.median(m.sql_seconds for m in cand_runs) - statistics.median(m.sql_seconds for m in base_runs))
+            * 1e6
+            / units
+        )
         if target:
             checked.append((label, cand_q - base_q))
-        rows.append([label, fmt(base_q), fmt(cand_q), fmt(cand_q - base_q, signed=True),
-                     kind_delta(base.kinds, cand.kinds, units), kind_delta(base.other_kinds, cand.other_kinds, units),
-                     fmt(base_us, 1), fmt(cand_us, 1), fmt(cand_us - base_us, 1, signed=True),
-                     fmt(sql_us, 1, signed=True)])
+        rows.append(
+            [
+                label,
+                fmt(base_q),
+                fmt(cand_q),
+                fmt(cand_q - base_q, signed=True),
+                kind_delta(base.kinds, cand.kinds, units),
+                kind_delta(base.other_kinds, cand.other_kinds, units),
+                fmt(base_us, 1),
+                fmt(cand_us, 1),
+                fmt(cand_us - base_us, 1, signed=True),
+                fmt(sql_us, 1, signed=True),
+            ]
+        )
     savepoint.close(rollback=True)
     env.cr.rollback()  # the partners go too
     say(f"\n== 1. Tracking overhead per unit ({units} units, median of {repeats} loops) ==")
-    print_table(["scenario", "base q/unit", "tracked q/unit", "delta q", "delta by statement",
-                 "other cursors", "base us/unit", "tracked us/unit", "delta us", "of which SQL us"], rows)
+    print_table(
+        [
+            "scenario",
+            "base q/unit",
+            "tracked q/unit",
+            "delta q",
+            "delta by statement",
+            "other cursors",
+            "base us/unit",
+            "tracked us/unit",
+            "delta us",
+            "of which SQL us",
+        ],
+        rows,
+    )
     label, worst = max(checked, key=lambda item: item[1])
     verdict = "met" if round(worst, 1) <= TARGET_TRACKING_QUERIES else "NOT MET"
-    say(f"Target: at most {TARGET_TRACKING_QUERIES} queries (one INSERT, one UPDATE) per tracked unit: worst delta "
-        f"{worst:.2f} ({label}) -> {verdict}")
+    say(
+        f"Target: at most {TARGET_TRACKING_QUERIES} queries (one INSERT, one UPDATE) per tracked unit: worst delta "
+        f"{worst:.2f} ({label}) -> {verdict}"
+    )
     say("(The failure path is outside the target: its failed run is written and committed through a cursor of its")
     say(" own, and the 'running' row of the failing transaction is deleted.)")
 
@@ -266,8 +297,9 @@ def load_runs(env, workflow_ids, count, company_id):
     """Insert ``count`` generated runs: 90 % success, 5 % business and 2 % technical failures, 2 % retrying
     (technical, second attempt), 1 % skipped; started over the last 90 days; durations skewed to short."""
     # Raw SQL: generating up to a million rows through the ORM would measure the ORM, not the dashboard.
-    env.cr.execute(SQL(
-        """
+    env.cr.execute(
+        SQL(
+            """
         WITH src AS MATERIALIZED (
             SELECT g, random() AS r, random() AS d, random() AS t FROM generate_series(1, %(count)s) AS g
         )
@@ -288,9 +320,13 @@ def load_runs(env, workflow_ids, count, company_id):
                %(company)s, %(uid)s, %(uid)s, now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC'
           FROM src
         """,
-        count=count, workflows=list(workflow_ids), nb_workflows=len(workflow_ids), company=company_id,
-        uid=SUPERUSER_ID,
-    ))
+            count=count,
+            workflows=list(workflow_ids),
+            nb_workflows=len(workflow_ids),
+            company=company_id,
+            uid=SUPERUSER_ID,
+        )
+    )
     env.cr.commit()
     vacuum_analyze(env.cr.dbname)
 
@@ -299,8 +335,9 @@ def naive_dashboard(env):
     """The baseline: the runs of the last 24 h as records, and the dashboard's figures computed in Python."""
     since = fields.Datetime.now() - timedelta(hours=24)
     runs = env["distribution.workflow.run"].search([("started_at", ">=", since)])
-    per_workflow = defaultdict(lambda: {"runs": 0, "success": 0, "failed": 0, "retries": 0, "business": 0,
-                                        "technical": 0, "durations": []})
+    per_workflow = defaultdict(
+        lambda: {"runs": 0, "success": 0, "failed": 0, "retries": 0, "business": 0, "technical": 0, "durations": []}
+    )
     per_hour = defaultdict(lambda: {"runs": 0, "failures": 0})
     for run in runs:
         if run.parent_id:
@@ -321,8 +358,11 @@ def naive_dashboard(env):
     for figures in per_workflow.values():
         durations = sorted(figures.pop("durations"))
         figures["p50"], figures["p95"] = percentile_cont(durations, 0.5), percentile_cont(durations, 0.95)
-    return {"runs_24h": sum(f["runs"] for f in per_workflow.values()), "workflows": dict(per_workflow),
-            "per_hour": dict(per_hour)}
+    return {
+        "runs_24h": sum(f["runs"] for f in per_workflow.values()),
+        "workflows": dict(per_workflow),
+        "per_hour": dict(per_hour),
+    }
 
 
 def time_calls(env, function, calls=DASHBOARD_CALLS):
@@ -340,9 +380,9 @@ def time_calls(env, function, calls=DASHBOARD_CALLS):
 def bench_dashboard(env, sizes, company_id):
     Workflow = env["distribution.workflow"]
     Run = env["distribution.workflow.run"]
-    workflows = Workflow.create([
-        {"code": f"{BENCH_PREFIX}generated_{i}", "name": f"Bench generated {i}"} for i in range(GENERATED_WORKFLOWS)
-    ])
+    workflows = Workflow.create(
+        [{"code": f"{BENCH_PREFIX}generated_{i}", "name": f"Bench generated {i}"} for i in range(GENERATED_WORKFLOWS)]
+    )
     env.cr.commit()
     say(f"\n== 2. Dashboard data (get_dashboard_data vs naive search + Python, {DASHBOARD_CALLS} calls each) ==")
     rows, loaded, largest = [], 0, None
@@ -352,25 +392,54 @@ def bench_dashboard(env, sizes, company_id):
         loaded = size
         env.cr.execute(SQL("SELECT count(*) FROM %s", SQL.identifier(RUN_TABLE)))
         total = env.cr.fetchone()[0]
-        say(f"  loaded {size:,} generated rows ({total:,} in the table) + VACUUM ANALYZE in "
-            f"{time.perf_counter() - started:.1f} s")
+        say(
+            f"  loaded {size:,} generated rows ({total:,} in the table) + VACUUM ANALYZE in "
+            f"{time.perf_counter() - started:.1f} s"
+        )
         dash_ms, dash_first, dash_q, data = time_calls(env, Run.get_dashboard_data)
         naive_ms, naive_first, naive_q, naive = time_calls(env, lambda: naive_dashboard(env))
         env.invalidate_all()
-        rows.append([f"{size:,}", f"{total:,}", f"{data['tiles']['runs_24h']:,}", f"{sum(data['chart']['runs']):,}",
-                     f"{naive['runs_24h']:,}",
-                     fmt(dash_ms, 1), fmt(dash_first, 1), dash_q, fmt(naive_ms, 1), fmt(naive_first, 1), naive_q,
-                     f"{naive_ms / dash_ms:.1f}x"])
+        rows.append(
+            [
+                f"{size:,}",
+                f"{total:,}",
+                f"{data['tiles']['runs_24h']:,}",
+                f"{sum(data['chart']['runs']):,}",
+                f"{naive['runs_24h']:,}",
+                fmt(dash_ms, 1),
+                fmt(dash_first, 1),
+                dash_q,
+                fmt(naive_ms, 1),
+                fmt(naive_first, 1),
+                naive_q,
+                f"{naive_ms / dash_ms:.1f}x",
+            ]
+        )
         largest = (size, dash_ms)
-    print_table(["generated rows", "rows in table", "runs 24h (dash)", "chart sum (dash)", "runs 24h (naive)",
-                 "dash median ms",
-                 "dash first ms", "dash queries", "naive median ms", "naive first ms", "naive queries",
-                 "naive/dash"], rows)
+    print_table(
+        [
+            "generated rows",
+            "rows in table",
+            "runs 24h (dash)",
+            "chart sum (dash)",
+            "runs 24h (naive)",
+            "dash median ms",
+            "dash first ms",
+            "dash queries",
+            "naive median ms",
+            "naive first ms",
+            "naive queries",
+            "naive/dash",
+        ],
+        rows,
+    )
     size, dash_ms = largest
     if size >= 1_000_000:
         verdict = "met" if dash_ms < TARGET_DASHBOARD_MS else "NOT MET"
-        say(f"Target: dashboard data over 1M rows under {TARGET_DASHBOARD_MS} ms: {dash_ms:.1f} ms at {size:,} "
-            f"rows -> {verdict}")
+        say(
+            f"Target: dashboard data over 1M rows under {TARGET_DASHBOARD_MS} ms: {dash_ms:.1f} ms at {size:,} "
+            f"rows -> {verdict}"
+        )
     else:
         say(f"Target (1M rows, < {TARGET_DASHBOARD_MS} ms) not checked: the largest size is {size:,} rows.")
     return size
@@ -386,18 +455,30 @@ def explain_dashboard(env, size):
     say(f"\n== 3. Plans of the dashboard's queries on {RUN_TABLE} at {size:,} generated rows ==")
     say(f"({len(captured)} queries in get_dashboard_data, {len(queries)} on {RUN_TABLE})")
     for number, (sql, delay) in enumerate(queries, 1):
-        kind = ("KPI query (_kpis)" if "percentile_cont" in sql
-                else "per-hour _read_group" if "date_trunc" in sql else "other query")
+        kind = (
+            "KPI query (_kpis)"
+            if "percentile_cont" in sql
+            else "per-hour _read_group"
+            if "date_trunc" in sql
+            else "other query"
+        )
         env.cr.execute(f"EXPLAIN (ANALYZE, BUFFERS) {sql}")
         plan = "\n".join(row[0] for row in env.cr.fetchall())
-        indexes = sorted(set(re.findall(r"(?:Index Scan|Index Only Scan|Bitmap Index Scan)(?: Backward)?"
-                                        r"(?: using| on) (\S+)", plan)))
+        indexes = sorted(
+            set(
+                re.findall(
+                    r"(?:Index Scan|Index Only Scan|Bitmap Index Scan)(?: Backward)?" r"(?: using| on) (\S+)", plan
+                )
+            )
+        )
         seq_scan = re.search(rf"Seq Scan on {RUN_TABLE}\b", plan)
         say(f"\n-- {number}. {kind}, {delay * 1000:.1f} ms in the dashboard call --")
         say(" ".join(sql.split()))
         say(plan)
-        say(f"Indexes used: {', '.join(indexes) or 'none'}"
-            + (f"; SEQUENTIAL SCAN of {RUN_TABLE}" if seq_scan else "; no sequential scan of the run table"))
+        say(
+            f"Indexes used: {', '.join(indexes) or 'none'}"
+            + (f"; SEQUENTIAL SCAN of {RUN_TABLE}" if seq_scan else "; no sequential scan of the run table")
+        )
     env.cr.rollback()
 
 
@@ -411,8 +492,11 @@ def main():
     parser.add_argument("--repeats", type=int, default=3, help="loops per tracking scenario (the median counts)")
     parser.add_argument("--fresh", action="store_true", help="drop and recreate the database first")
     parser.add_argument("--no-update", dest="update", action="store_false", help="do not update the addon")
-    parser.add_argument("--tz", default="Europe/Brussels",
-                        help="time zone of the dashboard's context, as the web client sends it ('' for none)")
+    parser.add_argument(
+        "--tz",
+        default="Europe/Brussels",
+        help="time zone of the dashboard's context, as the web client sends it ('' for none)",
+    )
     parser.add_argument("--keep-rows", action="store_true", help="keep the generated rows (to inspect them)")
     args = parser.parse_args()
     sizes = [int(size) for size in args.sizes.split(",") if size.strip()]
@@ -446,8 +530,10 @@ def main():
             else:
                 started = time.perf_counter()
                 deleted = remove_bench_data(env)
-                say(f"\nCleanup: deleted {deleted} generated runs and the bench workflows in "
-                    f"{time.perf_counter() - started:.1f} s")
+                say(
+                    f"\nCleanup: deleted {deleted} generated runs and the bench workflows in "
+                    f"{time.perf_counter() - started:.1f} s"
+                )
 
 
 if __name__ == "__main__":

@@ -94,8 +94,16 @@ RULES = [
     ("rush_shipment", {"outcome": "warn", "rush_hours": 1}),
     ("custom", {"custom_domain": PASSING_CUSTOM_DOMAIN}),
 ]
-ANALYZED_TABLES = ["sale_order", "sale_order_line", "distribution_exception", "distribution_validation_check",
-                   "distribution_workflow_run", "stock_quant", "product_product", "res_partner"]
+ANALYZED_TABLES = [
+    "sale_order",
+    "sale_order_line",
+    "distribution_exception",
+    "distribution_validation_check",
+    "distribution_workflow_run",
+    "stock_quant",
+    "product_product",
+    "res_partner",
+]
 
 
 # -- output ---------------------------------------------------------------------------------------------
@@ -116,26 +124,43 @@ class Data:
         company.account_use_credit_limit = True
         env["distribution.validation.rule"].search([]).active = False  # rolled back at the end
         self.warehouse = env["stock.warehouse"].search([("company_id", "=", company.id)], limit=1)
-        self.salesman = env["res.users"].create({
-            "name": "Bench salesman", "login": "bench_orch_salesman",
-            "groups_id": [Command.set(env.ref("sales_team.group_sale_salesman").ids)],
-        })
-        self.products = env["product.product"].create([
-            {"name": f"Bench item {i}", "default_code": f"BENCH{i:03}", "is_storable": True, "type": "consu",
-             "list_price": 10.0 + i, "standard_price": 5.0, "invoice_policy": "order", "taxes_id": [Command.clear()]}
-            for i in range(PRODUCTS)
-        ])
+        self.salesman = env["res.users"].create(
+            {
+                "name": "Bench salesman",
+                "login": "bench_orch_salesman",
+                "groups_id": [Command.set(env.ref("sales_team.group_sale_salesman").ids)],
+            }
+        )
+        self.products = env["product.product"].create(
+            [
+                {
+                    "name": f"Bench item {i}",
+                    "default_code": f"BENCH{i:03}",
+                    "is_storable": True,
+                    "type": "consu",
+                    "list_price": 10.0 + i,
+                    "standard_price": 5.0,
+                    "invoice_policy": "order",
+                    "taxes_id": [Command.clear()],
+                }
+                for i in range(PRODUCTS)
+            ]
+        )
         Quant = env["stock.quant"]
         for product in self.products:
             Quant._update_available_quantity(product, self.warehouse.lot_stock_id, STOCK_PER_PRODUCT)
-        self.customers = env["res.partner"].create([
-            {"name": f"Bench customer {i}", "use_partner_credit_limit": True, "credit_limit": 1e9}
-            for i in range(CUSTOMERS)
-        ])
-        self.rules = env["distribution.validation.rule"].create([
-            {"name": f"Bench {rule_type}", "rule_type": rule_type, "outcome": "hold", "active": False, **values}
-            for rule_type, values in RULES
-        ])
+        self.customers = env["res.partner"].create(
+            [
+                {"name": f"Bench customer {i}", "use_partner_credit_limit": True, "credit_limit": 1e9}
+                for i in range(CUSTOMERS)
+            ]
+        )
+        self.rules = env["distribution.validation.rule"].create(
+            [
+                {"name": f"Bench {rule_type}", "rule_type": rule_type, "outcome": "hold", "active": False, **values}
+                for rule_type, values in RULES
+            ]
+        )
         self.custom_rule = self.rules.filtered(lambda rule: rule.rule_type == "custom")
         env.flush_all()
         env.cr.flush()  # the commit hooks of the setup (mail tracking) are not part of any measure
@@ -177,8 +202,10 @@ def confirm_once(data, lines, pipeline):
     """Confirm a fresh order of ``lines`` lines: (queries, commit-hook queries, seconds, state, validation)."""
     env = data.env
     with contextlib.closing(env.cr.savepoint()):  # closing() rolls back: the order and its pickings go
-        order = env["sale.order"].with_user(data.salesman).create(
-            order_vals(data, data.products[:lines], data.customers[0])
+        order = (
+            env["sale.order"]
+            .with_user(data.salesman)
+            .create(order_vals(data, data.products[:lines], data.customers[0]))
         )
         env.flush_all()
         env.cr.flush()  # commit hooks of the creation, outside the measure
@@ -197,8 +224,10 @@ def confirm_once(data, lines, pipeline):
 
 
 def bench_confirmation(data, line_counts, repeats):
-    say(f"\n== 1. Confirmation of one order ({repeats} confirmations per row, each on a fresh order, "
-        "empty record cache; queries of the last one) ==")
+    say(
+        f"\n== 1. Confirmation of one order ({repeats} confirmations per row, each on a fresh order, "
+        "empty record cache; queries of the last one) =="
+    )
     results = {}
     for lines in line_counts:
         for key, _label, rules_active, pipeline in SCENARIOS:
@@ -206,7 +235,8 @@ def bench_confirmation(data, line_counts, repeats):
             confirm_once(data, lines, pipeline)  # warm-up
             runs = [confirm_once(data, lines, pipeline) for _ in range(repeats)]
             results[lines, key] = {
-                "queries": runs[-1][0], "hooks": runs[-1][1],
+                "queries": runs[-1][0],
+                "hooks": runs[-1][1],
                 "median_ms": statistics.median(run[2] for run in runs) * 1000,
                 "min_ms": min(run[2] for run in runs) * 1000,
                 "states": sorted({f"{run[3]}/{run[4]}" for run in runs}),
@@ -217,29 +247,52 @@ def bench_confirmation(data, line_counts, repeats):
         skip, none = results[lines, "skip"], results[lines, "none"]
         for key, label, _active, _context in SCENARIOS:
             figures = results[lines, key]
-            rows.append([
-                f"{lines} lines, {label}", figures["queries"], figures["hooks"],
-                fmt(figures["median_ms"], 1), fmt(figures["min_ms"], 1),
-                f"{figures['queries'] - skip['queries']:+d}", f"{figures['median_ms'] / skip['median_ms']:.2f}x",
-                f"{figures['queries'] - none['queries']:+d}", f"{figures['median_ms'] / none['median_ms']:.2f}x",
-                ", ".join(figures["states"]),
-            ])
-    print_table(["lines, scenario", "queries", "commit hooks q", "median ms", "min ms", "dq vs skip",
-                 "x skip", "dq vs no rule", "x no rule", "state/validation"], rows)
+            rows.append(
+                [
+                    f"{lines} lines, {label}",
+                    figures["queries"],
+                    figures["hooks"],
+                    fmt(figures["median_ms"], 1),
+                    fmt(figures["min_ms"], 1),
+                    f"{figures['queries'] - skip['queries']:+d}",
+                    f"{figures['median_ms'] / skip['median_ms']:.2f}x",
+                    f"{figures['queries'] - none['queries']:+d}",
+                    f"{figures['median_ms'] / none['median_ms']:.2f}x",
+                    ", ".join(figures["states"]),
+                ]
+            )
+    print_table(
+        [
+            "lines, scenario",
+            "queries",
+            "commit hooks q",
+            "median ms",
+            "min ms",
+            "dq vs skip",
+            "x skip",
+            "dq vs no rule",
+            "x no rule",
+            "state/validation",
+        ],
+        rows,
+    )
 
     for baseline, name in (("none", "no active rule"), ("skip", "the plain sale confirmation")):
         overhead = {n: results[n, "rules"]["queries"] - results[n, baseline]["queries"] for n in line_counts}
         spread = max(overhead.values()) - min(overhead.values())
         met = max(overhead.values()) <= TARGET_QUERY_OVERHEAD and spread <= TARGET_FLAT_TOLERANCE
         figures = ", ".join(f"{n} lines {q:+d}" for n, q in overhead.items())
-        say(f"Target: at most +{TARGET_QUERY_OVERHEAD} queries, the same for {', '.join(map(str, line_counts))} "
-            f"lines (8 rules vs {name}): {figures}; spread {spread} -> {'met' if met else 'NOT MET'}")
+        say(
+            f"Target: at most +{TARGET_QUERY_OVERHEAD} queries, the same for {', '.join(map(str, line_counts))} "
+            f"lines (8 rules vs {name}): {figures}; spread {spread} -> {'met' if met else 'NOT MET'}"
+        )
     if TARGET_WALL_LINES in line_counts:
         for baseline, name in (("none", "no active rule"), ("skip", "the plain sale confirmation")):
-            ratio = (results[TARGET_WALL_LINES, "rules"]["median_ms"]
-                     / results[TARGET_WALL_LINES, baseline]["median_ms"])
-            say(f"Target: wall time at {TARGET_WALL_LINES} lines at most {TARGET_WALL_RATIO:.2f}x plain "
-                f"(8 rules vs {name}): {ratio:.2f}x -> {'met' if ratio <= TARGET_WALL_RATIO else 'NOT MET'}")
+            ratio = results[TARGET_WALL_LINES, "rules"]["median_ms"] / results[TARGET_WALL_LINES, baseline]["median_ms"]
+            say(
+                f"Target: wall time at {TARGET_WALL_LINES} lines at most {TARGET_WALL_RATIO:.2f}x plain "
+                f"(8 rules vs {name}): {ratio:.2f}x -> {'met' if ratio <= TARGET_WALL_RATIO else 'NOT MET'}"
+            )
     else:
         say(f"Target on wall time at {TARGET_WALL_LINES} lines not checked: {TARGET_WALL_LINES} is not in --lines.")
     say("(Queries of action_confirm() + flush_all(); the commit hooks run at commit, measured apart. A picking is")
@@ -250,14 +303,13 @@ def bench_confirmation(data, line_counts, repeats):
 def create_draft_orders(data, count):
     """``count`` draft orders of 3 lines, one in HOLD_EVERY with the reference the custom rule holds."""
     env = data.env
-    Order = env["sale.order"].with_context(tracking_disable=True, mail_create_nolog=True,
-                                           mail_create_nosubscribe=True)
+    Order = env["sale.order"].with_context(tracking_disable=True, mail_create_nolog=True, mail_create_nosubscribe=True)
     ids = []
     for start in range(0, count, CREATE_BATCH):
         vals_list = []
         for i in range(start, min(start + CREATE_BATCH, count)):
-            products = data.products[(i * LINES_PER_BATCH_ORDER) % PRODUCTS:][:LINES_PER_BATCH_ORDER]
-            products |= data.products[:LINES_PER_BATCH_ORDER - len(products)]
+            products = data.products[(i * LINES_PER_BATCH_ORDER) % PRODUCTS :][:LINES_PER_BATCH_ORDER]
+            products |= data.products[: LINES_PER_BATCH_ORDER - len(products)]
             ref = HOLD_REF if i % HOLD_EVERY == 0 else f"BENCH-{i}"
             vals_list.append(order_vals(data, products, data.customers[i % CUSTOMERS], ref))
         ids += Order.create(vals_list).ids
@@ -273,7 +325,7 @@ def validate_chunks(data, ids, chunk, traced=()):
     env = data.env
     chunks = []
     for number, start in enumerate(range(0, len(ids), chunk)):
-        orders = env["sale.order"].browse(ids[start:start + chunk])
+        orders = env["sale.order"].browse(ids[start : start + chunk])
         env.invalidate_all()  # a new cron transaction starts with an empty cache
         trace = number in traced
         if trace:
@@ -289,20 +341,34 @@ def validate_chunks(data, ids, chunk, traced=()):
             tracemalloc.stop()
         hooks_started = time.perf_counter()
         env.cr.flush()  # the commit hooks (mail tracking); they would otherwise pile up over the chunks
-        chunks.append({"number": number, "orders": len(orders), "held": len(held), "seconds": seconds,
-                       "queries": queries, "hooks": env.cr.sql_log_count - before - queries,
-                       "hook_seconds": time.perf_counter() - hooks_started, "peak": peak})
+        chunks.append(
+            {
+                "number": number,
+                "orders": len(orders),
+                "held": len(held),
+                "seconds": seconds,
+                "queries": queries,
+                "hooks": env.cr.sql_log_count - before - queries,
+                "hook_seconds": time.perf_counter() - hooks_started,
+                "peak": peak,
+            }
+        )
     return chunks
 
 
 def count_outcomes(env, ids):
-    env.cr.execute(SQL(
-        """SELECT count(*) FILTER (WHERE distribution_validation_state = 'on_hold'),
+    env.cr.execute(
+        SQL(
+            """SELECT count(*) FILTER (WHERE distribution_validation_state = 'on_hold'),
                   count(*) FILTER (WHERE distribution_validation_state = 'not_checked')
-             FROM sale_order WHERE id = ANY(%s)""", ids))
+             FROM sale_order WHERE id = ANY(%s)""",
+            ids,
+        )
+    )
     held, unchecked = env.cr.fetchone()
-    env.cr.execute(SQL("SELECT count(*) FROM distribution_exception WHERE res_model = 'sale.order' "
-                       "AND res_id = ANY(%s)", ids))
+    env.cr.execute(
+        SQL("SELECT count(*) FROM distribution_exception WHERE res_model = 'sale.order' " "AND res_id = ANY(%s)", ids)
+    )
     exceptions = env.cr.fetchone()[0]
     env.cr.execute(SQL("SELECT count(*) FROM distribution_validation_check WHERE order_id = ANY(%s)", ids))
     return held, unchecked, exceptions, env.cr.fetchone()[0]
@@ -311,8 +377,10 @@ def count_outcomes(env, ids):
 def bench_batches(data, sizes, chunk):
     env = data.env
     data.custom_rule.custom_domain = HOLDING_CUSTOM_DOMAIN
-    say(f"\n== 2. Batch validation: _distribution_validate() on draft orders of {LINES_PER_BATCH_ORDER} lines, in "
-        f"chunks of {chunk}, 8 active rules, 1 order in {HOLD_EVERY} held by the custom rule ==")
+    say(
+        f"\n== 2. Batch validation: _distribution_validate() on draft orders of {LINES_PER_BATCH_ORDER} lines, in "
+        f"chunks of {chunk}, 8 active rules, 1 order in {HOLD_EVERY} held by the custom rule =="
+    )
     with contextlib.closing(env.cr.savepoint()):  # warm-up: caches of the batch path
         data.set_rules(False)
         warm = create_draft_orders(data, 2 * HOLD_EVERY)
@@ -325,8 +393,10 @@ def bench_batches(data, sizes, chunk):
             data.set_rules(False)
             started = time.perf_counter()
             ids = create_draft_orders(data, size)
-            say(f"  created {size:,} draft orders ({size * LINES_PER_BATCH_ORDER:,} lines) with sale.order.create() "
-                f"in {time.perf_counter() - started:.1f} s")
+            say(
+                f"  created {size:,} draft orders ({size * LINES_PER_BATCH_ORDER:,} lines) with sale.order.create() "
+                f"in {time.perf_counter() - started:.1f} s"
+            )
             data.set_rules(True)
             count = -(-size // chunk)
             traced = {0, count // 2, count - 1}
@@ -337,28 +407,61 @@ def bench_batches(data, sizes, chunk):
         untraced = [c["seconds"] * 1000 / c["orders"] for c in chunks if c["peak"] is None]
         per_chunk_q = [c["queries"] / c["orders"] for c in chunks]
         peaks = [c["peak"] for c in chunks if c["peak"] is not None]
-        summary.append([
-            f"{size:,}", len(chunks), f"{held:,}", f"{exceptions:,}", f"{checks:,}", unchecked,
-            fmt(total, 1), fmt(total * 1000 / size, 2),
-            fmt(statistics.median(untraced), 2) if untraced else "-",
-            fmt(sum(c["queries"] for c in chunks) / size, 2),
-            f"{min(per_chunk_q):.2f}-{max(per_chunk_q):.2f}",
-            fmt(sum(c["hooks"] for c in chunks) / size, 2),
-            fmt(sum(c["hook_seconds"] for c in chunks) * 1000 / size, 2),
-            fmt(max(peaks) / 2**20, 1),
-        ])
+        summary.append(
+            [
+                f"{size:,}",
+                len(chunks),
+                f"{held:,}",
+                f"{exceptions:,}",
+                f"{checks:,}",
+                unchecked,
+                fmt(total, 1),
+                fmt(total * 1000 / size, 2),
+                fmt(statistics.median(untraced), 2) if untraced else "-",
+                fmt(sum(c["queries"] for c in chunks) / size, 2),
+                f"{min(per_chunk_q):.2f}-{max(per_chunk_q):.2f}",
+                fmt(sum(c["hooks"] for c in chunks) / size, 2),
+                fmt(sum(c["hook_seconds"] for c in chunks) * 1000 / size, 2),
+                fmt(max(peaks) / 2**20, 1),
+            ]
+        )
         for c in chunks:
             if c["peak"] is not None:
-                traced_rows.append([f"{size:,} orders, chunk {c['number'] + 1}/{len(chunks)}", c["orders"], c["held"],
-                                    fmt(c["seconds"] * 1000 / c["orders"], 2), fmt(c["queries"] / c["orders"], 2),
-                                    fmt(c["peak"] / 2**20, 1)])
-    print_table(["orders", "chunks", "held", "exceptions", "checks", "unchecked", "total s", "ms/order (all)",
-                 "ms/order (median, untraced)", "q/order", "q/order per chunk", "commit hooks q/order",
-                 "commit hooks ms/order", "peak MiB/chunk"], summary)
+                traced_rows.append(
+                    [
+                        f"{size:,} orders, chunk {c['number'] + 1}/{len(chunks)}",
+                        c["orders"],
+                        c["held"],
+                        fmt(c["seconds"] * 1000 / c["orders"], 2),
+                        fmt(c["queries"] / c["orders"], 2),
+                        fmt(c["peak"] / 2**20, 1),
+                    ]
+                )
+    print_table(
+        [
+            "orders",
+            "chunks",
+            "held",
+            "exceptions",
+            "checks",
+            "unchecked",
+            "total s",
+            "ms/order (all)",
+            "ms/order (median, untraced)",
+            "q/order",
+            "q/order per chunk",
+            "commit hooks q/order",
+            "commit hooks ms/order",
+            "peak MiB/chunk",
+        ],
+        summary,
+    )
     say("\nTraced chunks (tracemalloc on: their ms/order includes the tracing overhead):")
     print_table(["chunk", "orders", "held", "ms/order", "q/order", "peak MiB"], traced_rows)
-    say(f"(Flat: the ms/order and q/order of the largest batch match the smallest. 'unchecked' must be 0; 'checks' "
-        f"is 8 per order; 'held' is 1 in {HOLD_EVERY}.)")
+    say(
+        f"(Flat: the ms/order and q/order of the largest batch match the smallest. 'unchecked' must be 0; 'checks' "
+        f"is 8 per order; 'held' is 1 in {HOLD_EVERY}.)"
+    )
 
 
 # -- main -----------------------------------------------------------------------------------------------
@@ -388,8 +491,10 @@ def main():
         say(f"Database {args.db}: {env.cr.fetchone()[0].split(',')[0]}; Odoo {odoo.release.version}")
         try:
             data = Data(env)
-            say(f"Setup: {PRODUCTS} storable products with {STOCK_PER_PRODUCT} on hand in {data.warehouse.name}, "
-                f"{CUSTOMERS} customers (credit limit 1e9), 8 rules ({', '.join(t for t, _v in RULES)}).")
+            say(
+                f"Setup: {PRODUCTS} storable products with {STOCK_PER_PRODUCT} on hand in {data.warehouse.name}, "
+                f"{CUSTOMERS} customers (credit limit 1e9), 8 rules ({', '.join(t for t, _v in RULES)})."
+            )
             if line_counts:
                 bench_confirmation(data, line_counts, args.repeats)
             if sizes:

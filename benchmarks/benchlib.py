@@ -3,6 +3,7 @@
 Each script has its own database (never the one of `make run` or the tests) and prints its figures next to
 a baseline measured in the same run.
 """
+
 import contextlib
 import subprocess
 import sys
@@ -64,8 +65,18 @@ def drop_database(db):
 
 
 def run_odoo(conf, db, *args):
-    command = [sys.executable, str(ODOO_BIN), "-c", str(conf), "-d", db, *args,
-               "--stop-after-init", "--without-demo=all", "--log-level=warn"]
+    command = [
+        sys.executable,
+        str(ODOO_BIN),
+        "-c",
+        str(conf),
+        "-d",
+        db,
+        *args,
+        "--stop-after-init",
+        "--without-demo=all",
+        "--log-level=warn",
+    ]
     say(f"$ {' '.join(command)}")
     started = time.perf_counter()
     result = subprocess.run(command, check=False)
@@ -88,4 +99,3 @@ def prepare_database(conf, db, fresh, update, module):
     state = database_state(db, module)
     if state != "installed":
         sys.exit(f"{module} is not installed in {db} (state: {state}).")
-

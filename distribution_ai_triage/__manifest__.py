@@ -15,5 +15,4 @@
     "data": [
         "views/distribution_ai_triage_menus.xml",
     ],
-    "application": True,
 }

@@ -2,7 +2,7 @@
 """Run every test of the suite against real Odoo 18 and PostgreSQL; called by `make test`.
 
 Phases (each timed):
-  lint      ruff, then pylint with pylint-odoo over the addons
+  lint      ruff (checks and the formatter's check), then pylint with pylint-odoo over the addons
   deps      two template databases holding only Odoo's own modules: `base` (mail, web) and
             `deps` (sale_management, sale_stock, purchase_stock, base_automation), with demo data
   alone     each addon installed alone, into a copy of the template of its dependencies:
@@ -15,6 +15,7 @@ Ends with one line counting every test executed, Odoo's and pytest's together, w
 .test-results/summary.txt and keeps Odoo's logs beside it. Exits non-zero on a failing test, on an
 ERROR/CRITICAL line in Odoo's log, or on a lint finding.
 """
+
 import configparser
 import os
 import re
@@ -73,8 +74,13 @@ def db_env():
     cfg.read(CONF)
     opt = cfg["options"]
     env = dict(os.environ)
-    env.update(PGHOST=opt["db_host"], PGPORT=opt["db_port"], PGUSER=opt["db_user"], PGPASSWORD=opt["db_password"],
-               PGOPTIONS="-c client_min_messages=warning")
+    env.update(
+        PGHOST=opt["db_host"],
+        PGPORT=opt["db_port"],
+        PGUSER=opt["db_user"],
+        PGPASSWORD=opt["db_password"],
+        PGOPTIONS="-c client_min_messages=warning",
+    )
     return env, Path(opt["data_dir"])
 
 
@@ -109,9 +115,18 @@ def odoo(db, args, log_name):
     """Run odoo-bin to completion, its log kept in .test-results; answer (returncode, log lines)."""
     log = RESULTS / f"odoo-{log_name}.log"
     cmd = [
-        sys.executable, str(ODOO_PATH / "odoo-bin"), "-c", str(CONF), "-d", db,
-        "--stop-after-init", "--max-cron-threads=0", "--http-interface=127.0.0.1",
-        f"--http-port={free_port()}", f"--logfile={log}", *args,
+        sys.executable,
+        str(ODOO_PATH / "odoo-bin"),
+        "-c",
+        str(CONF),
+        "-d",
+        db,
+        "--stop-after-init",
+        "--max-cron-threads=0",
+        "--http-interface=127.0.0.1",
+        f"--http-port={free_port()}",
+        f"--logfile={log}",
+        *args,
     ]
     print("$ " + " ".join(cmd[1:]), flush=True)
     log.unlink(missing_ok=True)
@@ -129,8 +144,11 @@ def log_problems(lines, where):
 
 def main():
     if not (ODOO_PATH / "odoo-bin").exists():
-        print(f"No Odoo 18.0 tree at ODOO_PATH={ODOO_PATH}; get it with\n"
-              f"  git clone --depth 1 --branch 18.0 https://github.com/odoo/odoo.git {ODOO_PATH}", file=sys.stderr)
+        print(
+            f"No Odoo 18.0 tree at ODOO_PATH={ODOO_PATH}; get it with\n"
+            f"  git clone --depth 1 --branch 18.0 https://github.com/odoo/odoo.git {ODOO_PATH}",
+            file=sys.stderr,
+        )
         return 2
     RESULTS.mkdir(exist_ok=True)
     started = time.monotonic()
@@ -147,6 +165,7 @@ def main():
         bindir = Path(sys.executable).parent
         for cmd in (
             [str(bindir / "ruff"), "check", "."],
+            [str(bindir / "ruff"), "format", "--check", "."],
             # See .pylintrc for the two checks turned off here.
             [str(bindir / "pylint"), "--rcfile=.pylintrc", "--disable=missing-readme,no-search-all", *ADDONS],
         ):
@@ -223,8 +242,18 @@ def main():
         junit = RESULTS / "pytest.xml"
         junit.unlink(missing_ok=True)
         env = dict(os.environ, DISTRIBUTION_TEST_DB=test_db, ODOO_RC=str(CONF), ODOO_PATH=str(ODOO_PATH))
-        cmd = [sys.executable, "-m", "pytest", "-p", "no:odoo", "-p", "no:cacheprovider", "tests",
-               f"--junitxml={junit}", "-q"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:odoo",
+            "-p",
+            "no:cacheprovider",
+            "tests",
+            f"--junitxml={junit}",
+            "-q",
+        ]
         print("$ " + " ".join(cmd[1:]), flush=True)
         rc = subprocess.run(cmd, cwd=ROOT, env=env, check=False).returncode
         if not junit.exists():

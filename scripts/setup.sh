@@ -101,6 +101,11 @@ echo "$ODOO_PATH" > "$site/odoo-tree.pth"
 
 # 5. Local Odoo configuration -------------------------------------------------------------
 mkdir -p "$LOCAL/data"
+# The audit trail's HMAC key lives outside the database (distribution_approvals): one random key per
+# checkout, kept in .local (never committed). Production sets its own (see the approvals readme).
+if [ ! -s "$LOCAL/audit-key" ]; then
+  (umask 077; "$PYTHON" -c 'import secrets; print(secrets.token_urlsafe(32))' > "$LOCAL/audit-key")
+fi
 cat > "$CONF.tmp" <<CONF
 ; Written by scripts/setup.sh for make run / make test; not the docker configuration (see odoo.conf).
 [options]
@@ -113,6 +118,11 @@ db_password = $DB_PASSWORD
 admin_passwd = ${ADMIN_PASSWD:-admin}
 http_interface = ${HTTP_INTERFACE:-127.0.0.1}
 http_port = ${HTTP_PORT:-8069}
+; Outbound endpoints on loopback and private addresses are refused (SSRF) unless allowed: the tests'
+; receivers and a local n8n listen on 127.0.0.1. Never set this on a server users can configure freely.
+distribution_outbound_allow_private = True
+distribution_audit_key = $(cat "$LOCAL/audit-key")
+distribution_audit_head_file = $LOCAL/audit-heads.jsonl
 CONF
 mv "$CONF.tmp" "$CONF"
 say "ready: $CONF"

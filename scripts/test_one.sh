@@ -14,7 +14,7 @@ CONF=$ROOT/.local/odoo-local.conf
 ADDONS_TO_UPDATE=$1
 TAGS=$2
 NAME=${3:-${ADDONS_TO_UPDATE%%,*}}
-TPL=dc_dev_all
+TPL=${TPL:-dc_dev_all}
 DB=dc_dev_$NAME
 DATA=$ROOT/.local/data/filestore
 export PGHOST=localhost PGUSER=odoo PGPASSWORD=odoo PGOPTIONS="-c client_min_messages=warning"

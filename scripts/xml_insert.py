@@ -3,6 +3,7 @@
 
 A tiny helper for editing shared data files (crons, server actions, queue monitors) in one step.
 """
+
 import sys
 from pathlib import Path
 

@@ -3,6 +3,7 @@
 The HTTP smoke test needs a database where the four addons are installed: `make test` passes it
 as DISTRIBUTION_TEST_DB together with the Odoo configuration (ODOO_RC) written by scripts/setup.sh.
 """
+
 import ast
 import os
 import socket
@@ -58,8 +59,19 @@ def odoo_server(tmp_path_factory):
     port = _free_port()
     log = tmp_path_factory.mktemp("odoo") / "server.log"
     proc = subprocess.Popen(
-        [sys.executable, str(odoo_bin), "-c", rc, "-d", db, f"--db-filter=^{db}$",
-         "--http-interface=127.0.0.1", f"--http-port={port}", "--max-cron-threads=0", f"--logfile={log}"],
+        [
+            sys.executable,
+            str(odoo_bin),
+            "-c",
+            rc,
+            "-d",
+            db,
+            f"--db-filter=^{db}$",
+            "--http-interface=127.0.0.1",
+            f"--http-port={port}",
+            "--max-cron-threads=0",
+            f"--logfile={log}",
+        ],
         cwd=ROOT,
     )
     url = f"http://127.0.0.1:{port}"

@@ -1,4 +1,5 @@
 """Load an addon's pure services module by path: the addon package itself imports Odoo."""
+
 import importlib.util
 import sys
 

@@ -1,4 +1,5 @@
 """The retry policy of the outbox (distribution_orchestration/services/backoff.py)."""
+
 import doctest
 import random
 
@@ -16,8 +17,20 @@ def test_doctests():
 
 @pytest.mark.parametrize(
     ("status", "outcome"),
-    [(200, "delivered"), (204, "delivered"), (500, "retry"), (503, "retry"), (408, "retry"), (429, "retry"),
-     (None, "retry"), (400, "dead"), (401, "dead"), (404, "dead"), (409, "dead"), (302, "dead")],
+    [
+        (200, "delivered"),
+        (204, "delivered"),
+        (500, "retry"),
+        (503, "retry"),
+        (408, "retry"),
+        (429, "retry"),
+        (None, "retry"),
+        (400, "dead"),
+        (401, "dead"),
+        (404, "dead"),
+        (409, "dead"),
+        (302, "dead"),
+    ],
 )
 def test_outcome_of_an_answer(status, outcome):
     assert backoff.outcome(status) == outcome
@@ -48,7 +61,9 @@ def test_huge_attempt_numbers_do_not_overflow():
     assert backoff.delay(10_000, jitter=0) == backoff.CAP_SECONDS
 
 
-@pytest.mark.parametrize(("value", "seconds"), [("30", 30.0), ("0", 0.0), ("-1", 0.0), ("nan", 0.0), ("abc", 0.0),
-                                                (None, 0.0), ("1e9", backoff.CAP_SECONDS)])
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [("30", 30.0), ("0", 0.0), ("-1", 0.0), ("nan", 0.0), ("abc", 0.0), (None, 0.0), ("1e9", backoff.CAP_SECONDS)],
+)
 def test_retry_after(value, seconds):
     assert backoff.retry_after(value) == seconds

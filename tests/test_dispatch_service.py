@@ -1,4 +1,5 @@
 """The pure dispatch score of distribution_orchestration: ordering, bounds, breakdown."""
+
 import doctest
 import itertools
 from datetime import datetime
@@ -27,8 +28,11 @@ def test_gold_due_in_two_hours_outranks_bronze_due_in_three_days():
     assert score(GOLD, 2, 100) > score(BRONZE, 72, 1_000_000)
 
 
-@pytest.mark.parametrize("tier", [GOLD, BRONZE, {"sla_target_hours": None, "tier_weight": 1.0},
-                                  {"sla_target_hours": 0, "tier_weight": 0.5}], ids=["gold", "bronze", "none", "low"])
+@pytest.mark.parametrize(
+    "tier",
+    [GOLD, BRONZE, {"sla_target_hours": None, "tier_weight": 1.0}, {"sla_target_hours": 0, "tier_weight": 0.5}],
+    ids=["gold", "bronze", "none", "low"],
+)
 @pytest.mark.parametrize("overdue_hours", [0.01, 1, 48, 1000])
 def test_an_overdue_promise_outranks_every_on_time_order_of_the_same_tier(tier, overdue_hours):
     best_on_time = max(score(tier, hours, 10**12) for hours in (0, 0.001, 1, 24))
@@ -60,13 +64,24 @@ def test_tier_weight_multiplies():
 
 
 def test_tighter_sla_is_more_urgent():
-    assert dispatch.dispatch_score(4, 24, 0)[0] > dispatch.dispatch_score(24, 24, 0)[0] > \
-        dispatch.dispatch_score(72, 24, 0)[0] > dispatch.dispatch_score(None, 24, 0)[0]
+    assert (
+        dispatch.dispatch_score(4, 24, 0)[0]
+        > dispatch.dispatch_score(24, 24, 0)[0]
+        > dispatch.dispatch_score(72, 24, 0)[0]
+        > dispatch.dispatch_score(None, 24, 0)[0]
+    )
 
 
-@pytest.mark.parametrize(("target", "hours", "value", "weight"), [
-    (4, 2, 1000, 1.5), (72, -13.37, 0.5, 1.0), (None, None, 0, 1.0), (10, 3, 123456.78, 0.73), (0, -100, 1e9, 3),
-])
+@pytest.mark.parametrize(
+    ("target", "hours", "value", "weight"),
+    [
+        (4, 2, 1000, 1.5),
+        (72, -13.37, 0.5, 1.0),
+        (None, None, 0, 1.0),
+        (10, 3, 123456.78, 0.73),
+        (0, -100, 1e9, 3),
+    ],
+)
 def test_breakdown_lists_each_component_and_adds_up(target, hours, value, weight):
     total, breakdown = dispatch.dispatch_score(target, hours, value, weight)
     assert list(breakdown) == list(dispatch.COMPONENTS)

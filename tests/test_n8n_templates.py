@@ -4,6 +4,7 @@ The JavaScript of each Code node starts with pure functions (signing, verifying,
 marker ``// ---- n8n ----``, with the glue that uses n8n's globals ($input, $env...). The pure part is checked against
 the contract's test vectors; the whole code is also run with stand-ins for n8n's globals.
 """
+
 import base64
 import hashlib
 import hmac
@@ -24,21 +25,37 @@ from .conftest import wait_until_up
 WORKFLOWS = ROOT / "n8n" / "workflows"
 MARKER = "// ---- n8n ----"
 VECTORS = json.loads((ROOT / "tests" / "contract" / "signature-vectors.json").read_text())["vectors"]
-SIGNATURE_HEADERS = ("X-Distribution-Event", "X-Distribution-Event-Id", "X-Distribution-Timestamp",
-                     "X-Distribution-Signature")
+SIGNATURE_HEADERS = (
+    "X-Distribution-Event",
+    "X-Distribution-Event-Id",
+    "X-Distribution-Timestamp",
+    "X-Distribution-Signature",
+)
 EXPECTED_TYPES = {
-    "odoo-events-router.json": [{"n8n-nodes-base.webhook"}, {"n8n-nodes-base.code"}, {"n8n-nodes-base.switch"},
-                                {"n8n-nodes-base.respondToWebhook"}, {"n8n-nodes-base.emailSend"},
-                                {"n8n-nodes-base.slack", "n8n-nodes-base.mattermost"}],
-    "carrier-status-poller.json": [{"n8n-nodes-base.scheduleTrigger"}, {"n8n-nodes-base.httpRequest"},
-                                   {"n8n-nodes-base.code"}],
-    "supplier-update-normaliser.json": [{"n8n-nodes-base.emailReadImap", "n8n-nodes-base.webhook"},
-                                        {"n8n-nodes-base.code"}, {"n8n-nodes-base.httpRequest"}],
+    "odoo-events-router.json": [
+        {"n8n-nodes-base.webhook"},
+        {"n8n-nodes-base.code"},
+        {"n8n-nodes-base.switch"},
+        {"n8n-nodes-base.respondToWebhook"},
+        {"n8n-nodes-base.emailSend"},
+        {"n8n-nodes-base.slack", "n8n-nodes-base.mattermost"},
+    ],
+    "carrier-status-poller.json": [
+        {"n8n-nodes-base.scheduleTrigger"},
+        {"n8n-nodes-base.httpRequest"},
+        {"n8n-nodes-base.code"},
+    ],
+    "supplier-update-normaliser.json": [
+        {"n8n-nodes-base.emailReadImap", "n8n-nodes-base.webhook"},
+        {"n8n-nodes-base.code"},
+        {"n8n-nodes-base.httpRequest"},
+    ],
 }
 OUTBOUND = ("carrier-status-poller.json", "supplier-update-normaliser.json")
 NODE = shutil.which("node")
-needs_node = pytest.mark.skipif(NODE is None, reason="Node.js (`node`) is not on PATH: the Code nodes' JavaScript "
-                                                     "cannot be run")
+needs_node = pytest.mark.skipif(
+    NODE is None, reason="Node.js (`node`) is not on PATH: the Code nodes' JavaScript " "cannot be run"
+)
 
 
 def workflow(filename):
@@ -129,8 +146,9 @@ def test_template_structure(filename):
     types = {n["type"] for n in wf["nodes"]}
     for alternatives in EXPECTED_TYPES[filename]:
         assert types & alternatives, f"{filename} lacks a node of type {sorted(alternatives)}"
-    connected = set(wf["connections"]) | {t["node"] for o in wf["connections"].values() for b in o.values()
-                                          for br in b for t in br}
+    connected = set(wf["connections"]) | {
+        t["node"] for o in wf["connections"].values() for b in o.values() for br in b for t in br
+    }
     assert connected == set(names), f"unconnected nodes: {set(names) - connected}"
     for node in nodes_of_type(wf, "n8n-nodes-base.code"):
         assert node["parameters"]["mode"] in ("runOnceForAllItems", "runOnceForEachItem")
@@ -203,16 +221,21 @@ def test_code_node_javascript_parses(tmp_path, filename):
 @needs_node
 @pytest.mark.parametrize("filename", sorted(EXPECTED_TYPES))
 def test_signing_reproduces_vectors(tmp_path, filename):
-    script = library(filename, ["signEvent"]) + f"""
+    script = (
+        library(filename, ["signEvent"])
+        + f"""
 const vectors = {json.dumps(VECTORS)};
 console.log(JSON.stringify(vectors.map((v) => lib.signEvent(v.secret, v.timestamp, v.body))));
 """
+    )
     assert run_node(tmp_path, script) == [v["header"]["X-Distribution-Signature"] for v in VECTORS]
 
 
 @needs_node
 def test_router_verifier_against_vectors(tmp_path):
-    script = library("odoo-events-router.json", ["verifySignature"]) + f"""
+    script = (
+        library("odoo-events-router.json", ["verifySignature"])
+        + f"""
 const vectors = {json.dumps(VECTORS)};
 const out = vectors.map((v) => {{
   const t = Number(v.timestamp);
@@ -231,6 +254,7 @@ const out = vectors.map((v) => {{
 }});
 console.log(JSON.stringify(out));
 """
+    )
     for result in run_node(tmp_path, script):
         assert result["at"] == {"ok": True, "reason": ""}
         assert result["at_buffer"]["ok"] and result["past_299"]["ok"]
@@ -248,16 +272,26 @@ def test_router_code_node_with_n8n_stand_ins(tmp_path):
     stamp = int(vector["timestamp"])
 
     def webhook_item(body, timestamp, signature):
-        headers = {"x-distribution-event": "exception.created", "x-distribution-timestamp": str(timestamp),
-                   "x-distribution-signature": signature, "x-distribution-event-id": "e"}
-        return {"json": {"headers": headers, "body": json.loads(body)},
-                "binary": {"data": {"data": base64.b64encode(body.encode()).decode(), "mimeType": "application/json"}}}
+        headers = {
+            "x-distribution-event": "exception.created",
+            "x-distribution-timestamp": str(timestamp),
+            "x-distribution-signature": signature,
+            "x-distribution-event-id": "e",
+        }
+        return {
+            "json": {"headers": headers, "body": json.loads(body)},
+            "binary": {"data": {"data": base64.b64encode(body.encode()).decode(), "mimeType": "application/json"}},
+        }
 
     header = vector["header"]["X-Distribution-Signature"]
-    items = [webhook_item(vector["body"], stamp, header),
-             webhook_item(vector["body"].replace("credit", "debit"), stamp, header),
-             webhook_item(vector["body"], stamp - 400, header)]
-    script = glue_runner("odoo-events-router.json") + f"""
+    items = [
+        webhook_item(vector["body"], stamp, header),
+        webhook_item(vector["body"].replace("credit", "debit"), stamp, header),
+        webhook_item(vector["body"], stamp - 400, header),
+    ]
+    script = (
+        glue_runner("odoo-events-router.json")
+        + f"""
 (async () => {{
   const out = await runCodeNode({json.dumps(items)}, {{ DISTRIBUTION_WEBHOOK_SECRET: {json.dumps(vector["secret"])} }},
                                  {{}}, {stamp * 1000});
@@ -265,6 +299,7 @@ def test_router_code_node_with_n8n_stand_ins(tmp_path):
   console.log(JSON.stringify({{ out, none }}));
 }})();
 """
+    )
     result = run_node(tmp_path, script)
     out = [item["json"] for item in result["out"]]
     assert [o["verified"] for o in out] == [True, False, False]
@@ -299,7 +334,9 @@ def assert_signed_request(item, secret, url, event_type):
 def test_carrier_poller_code(tmp_path):
     exported = ["mapCarrierStatus", "normaliseEta", "carrierStatusData", "buildEnvelope", "signedRequest"]
     vector = VECTORS[1]
-    script = library("carrier-status-poller.json", exported) + f"""
+    script = (
+        library("carrier-status-poller.json", exported)
+        + f"""
 const v = {json.dumps(vector)};
 const env = JSON.parse(v.body);
 console.log(JSON.stringify({{
@@ -312,6 +349,7 @@ console.log(JSON.stringify({{
   request: lib.signedRequest(v.secret, env.type, env.event_id, v.timestamp, v.body),
 }}));
 """
+    )
     result = run_node(tmp_path, script)
     assert result["statuses"] == ["in_transit", "in_transit", "delivered", "delayed", "exception", None, None]
     assert result["eta"] == ["2026-12-03", "2026-12-03T07:30:00Z", None]
@@ -323,14 +361,22 @@ console.log(JSON.stringify({{
 
 @needs_node
 def test_carrier_poller_code_node_with_n8n_stand_ins(tmp_path):
-    shipments = {"shipments": [
-        {"tracking_number": "1Z999AA10123456784", "status": "DELAYED", "estimated_delivery": "2026-12-03",
-         "event_time": "2026-11-30T11:00:00Z"},
-        {"tracking_number": "1Z000", "status": "LABEL_CREATED"},
-        {"reference": "WH/OUT/00012", "status": "delivered"},
-    ]}
+    shipments = {
+        "shipments": [
+            {
+                "tracking_number": "1Z999AA10123456784",
+                "status": "DELAYED",
+                "estimated_delivery": "2026-12-03",
+                "event_time": "2026-11-30T11:00:00Z",
+            },
+            {"tracking_number": "1Z000", "status": "LABEL_CREATED"},
+            {"reference": "WH/OUT/00012", "status": "delivered"},
+        ]
+    }
     env = {"ODOO_CARRIER_SECRET": "s3crét", "ODOO_BASE_URL": "http://odoo:8069/", "DISTRIBUTION_COMPANY": "Société"}
-    script = glue_runner("carrier-status-poller.json") + f"""
+    script = (
+        glue_runner("carrier-status-poller.json")
+        + f"""
 (async () => {{
   const staticData = {{}};
   const items = [{{ json: {json.dumps(shipments)} }}];
@@ -341,13 +387,19 @@ def test_carrier_poller_code_node_with_n8n_stand_ins(tmp_path):
   console.log(JSON.stringify({{ first, again, error }}));
 }})();
 """
+    )
     result = run_node(tmp_path, script)
     url = "http://odoo:8069/distribution/webhook/carrier"
-    envelopes = [assert_signed_request(i["json"], env["ODOO_CARRIER_SECRET"], url, "carrier_status")
-                 for i in result["first"]]
+    envelopes = [
+        assert_signed_request(i["json"], env["ODOO_CARRIER_SECRET"], url, "carrier_status") for i in result["first"]
+    ]
     assert [e["data"] for e in envelopes] == [
-        {"tracking_ref": "1Z999AA10123456784", "status": "delayed", "eta": "2026-12-03",
-         "occurred_at": "2026-11-30T11:00:00Z"},
+        {
+            "tracking_ref": "1Z999AA10123456784",
+            "status": "delayed",
+            "eta": "2026-12-03",
+            "occurred_at": "2026-11-30T11:00:00Z",
+        },
         {"picking": "WH/OUT/00012", "status": "delivered"},
     ]
     assert envelopes[0]["company"] == "Société"
@@ -358,14 +410,37 @@ def test_carrier_poller_code_node_with_n8n_stand_ins(tmp_path):
 
 @needs_node
 def test_supplier_normaliser_code(tmp_path):
-    exported = ["normaliseDate", "normaliseLeadTime", "normaliseSupplierUpdate", "parseSupplierEmail",
-                "buildEnvelope", "signedRequest"]
+    exported = [
+        "normaliseDate",
+        "normaliseLeadTime",
+        "normaliseSupplierUpdate",
+        "parseSupplierEmail",
+        "buildEnvelope",
+        "signedRequest",
+    ]
     vector = VECTORS[2]
-    dates = ["2026-12-20", "2026-12-20T09:00:00Z", "20/12/2026", "20.12.2026", "12/20/2026", "20261220",
-             "2026/12/20", "20 Dec 2026", "December 20, 2026", "20-12-26", "31/02/2026", "soon", ""]
-    email = ("Hello,\nplease find our confirmation.\nLead time: 3 weeks\n\n"
-             "FURN_8888; 20/12/2026; 5\n- FURN_9999 | 2026-12-22 | 2,5\nRegards")
-    script = library("supplier-update-normaliser.json", exported) + f"""
+    dates = [
+        "2026-12-20",
+        "2026-12-20T09:00:00Z",
+        "20/12/2026",
+        "20.12.2026",
+        "12/20/2026",
+        "20261220",
+        "2026/12/20",
+        "20 Dec 2026",
+        "December 20, 2026",
+        "20-12-26",
+        "31/02/2026",
+        "soon",
+        "",
+    ]
+    email = (
+        "Hello,\nplease find our confirmation.\nLead time: 3 weeks\n\n"
+        "FURN_8888; 20/12/2026; 5\n- FURN_9999 | 2026-12-22 | 2,5\nRegards"
+    )
+    script = (
+        library("supplier-update-normaliser.json", exported)
+        + f"""
 const v = {json.dumps(vector)};
 const env = JSON.parse(v.body);
 console.log(JSON.stringify({{
@@ -380,32 +455,55 @@ console.log(JSON.stringify({{
   request: lib.signedRequest(v.secret, env.type, env.event_id, v.timestamp, v.body),
 }}));
 """
+    )
     result = run_node(tmp_path, script)
     assert result["dates"] == ["2026-12-20"] * 10 + [None, None, None]
     assert result["mdy"] == ["2026-12-01", "2026-01-13"]
     assert result["lead"] == [21, 21, 21, 21, 21, 18, None, None]
-    assert result["edi"] == {"problems": [], "data": json.loads(vector["body"])["data"] | {
-        "purchase_order": "P00042", "lines": [{"product_code": "FURN_8888", "planned_date": "2026-12-20",
-                                               "quantity": 5}], "lead_time_days": 21}}
-    assert result["bad"]["problems"] == ["line 1: no product code", 'line 1: date "whenever" not understood',
-                                         "no purchase order reference"]
-    assert result["email"] == {"problems": [], "data": {
-        "purchase_order": "P00042", "lead_time_days": 21,
-        "lines": [{"product_code": "FURN_8888", "planned_date": "2026-12-20", "quantity": 5},
-                  {"product_code": "FURN_9999", "planned_date": "2026-12-22", "quantity": 2.5}]}}
+    assert result["edi"] == {
+        "problems": [],
+        "data": json.loads(vector["body"])["data"]
+        | {
+            "purchase_order": "P00042",
+            "lines": [{"product_code": "FURN_8888", "planned_date": "2026-12-20", "quantity": 5}],
+            "lead_time_days": 21,
+        },
+    }
+    assert result["bad"]["problems"] == [
+        "line 1: no product code",
+        'line 1: date "whenever" not understood',
+        "no purchase order reference",
+    ]
+    assert result["email"] == {
+        "problems": [],
+        "data": {
+            "purchase_order": "P00042",
+            "lead_time_days": 21,
+            "lines": [
+                {"product_code": "FURN_8888", "planned_date": "2026-12-20", "quantity": 5},
+                {"product_code": "FURN_9999", "planned_date": "2026-12-22", "quantity": 2.5},
+            ],
+        },
+    }
     assert result["rebuilt"] == vector["body"]
     assert result["request"] == {"headers": vector["header"], "body": vector["body"]}
 
 
 @needs_node
 def test_supplier_normaliser_code_node_with_n8n_stand_ins(tmp_path):
-    imap_item = {"json": {"subject": "Confirmation PO P00042",
-                          "textPlain": "Lead time: 10 days\nFURN_8888; 20.12.2026; 5"}}
+    imap_item = {
+        "json": {"subject": "Confirmation PO P00042", "textPlain": "Lead time: 10 days\nFURN_8888; 20.12.2026; 5"}
+    }
     edi_item = {"json": {"headers": {}, "body": [{"purchase_order": "P00043", "lead_time_days": "14"}]}}
     bad_item = {"json": {"subject": "Thanks!", "textPlain": "See you"}}
-    env = {"ODOO_SUPPLIER_SECRET": "whsec_supplier", "ODOO_BASE_URL": "http://localhost:8069",
-           "ODOO_SUPPLIER_ENDPOINT_CODE": "acme"}
-    script = glue_runner("supplier-update-normaliser.json") + f"""
+    env = {
+        "ODOO_SUPPLIER_SECRET": "whsec_supplier",
+        "ODOO_BASE_URL": "http://localhost:8069",
+        "ODOO_SUPPLIER_ENDPOINT_CODE": "acme",
+    }
+    script = (
+        glue_runner("supplier-update-normaliser.json")
+        + f"""
 (async () => {{
   const out = await runCodeNode({json.dumps([imap_item, edi_item])}, {json.dumps(env)}, {{}});
   let error = '';
@@ -413,13 +511,18 @@ def test_supplier_normaliser_code_node_with_n8n_stand_ins(tmp_path):
   console.log(JSON.stringify({{ out, error }}));
 }})();
 """
+    )
     result = run_node(tmp_path, script)
     url = "http://localhost:8069/distribution/webhook/acme"
-    envelopes = [assert_signed_request(i["json"], env["ODOO_SUPPLIER_SECRET"], url, "supplier_update")
-                 for i in result["out"]]
+    envelopes = [
+        assert_signed_request(i["json"], env["ODOO_SUPPLIER_SECRET"], url, "supplier_update") for i in result["out"]
+    ]
     assert [e["data"] for e in envelopes] == [
-        {"purchase_order": "P00042", "lines": [{"product_code": "FURN_8888", "planned_date": "2026-12-20",
-                                                "quantity": 5}], "lead_time_days": 10},
+        {
+            "purchase_order": "P00042",
+            "lines": [{"product_code": "FURN_8888", "planned_date": "2026-12-20", "quantity": 5}],
+            "lead_time_days": 10,
+        },
         {"purchase_order": "P00043", "lines": [], "lead_time_days": 14},
     ]
     assert "Supplier update not understood (Thanks!)" in result["error"]
@@ -435,38 +538,66 @@ def _free_port():
         return sock.getsockname()[1]
 
 
-@pytest.mark.skipif(shutil.which("n8n") is None,
-                    reason="n8n is not on PATH: it does not install from npm on these machines (its isolated-vm "
-                           "dependency fails to compile and xlsx comes from an unreachable CDN)")
+@pytest.mark.skipif(
+    shutil.which("n8n") is None,
+    reason="n8n is not on PATH: it does not install from npm on these machines (its isolated-vm "
+    "dependency fails to compile and xlsx comes from an unreachable CDN)",
+)
 def test_end_to_end_with_real_n8n(tmp_path):
     """Imports the three templates into a throw-away n8n 1.x, activates the router and posts signed events to it."""
     n8n = shutil.which("n8n")
     secret = "whsec_e2e"
     port = _free_port()
-    env = dict(os.environ, N8N_USER_FOLDER=str(tmp_path), N8N_PORT=str(port), N8N_LISTEN_ADDRESS="127.0.0.1",
-               DISTRIBUTION_WEBHOOK_SECRET=secret, NODE_FUNCTION_ALLOW_BUILTIN="crypto",
-               N8N_BLOCK_ENV_ACCESS_IN_NODE="false", N8N_DIAGNOSTICS_ENABLED="false",
-               N8N_RUNNERS_ENABLED="false", DB_TYPE="sqlite")
+    env = dict(
+        os.environ,
+        N8N_USER_FOLDER=str(tmp_path),
+        N8N_PORT=str(port),
+        N8N_LISTEN_ADDRESS="127.0.0.1",
+        DISTRIBUTION_WEBHOOK_SECRET=secret,
+        NODE_FUNCTION_ALLOW_BUILTIN="crypto",
+        N8N_BLOCK_ENV_ACCESS_IN_NODE="false",
+        N8N_DIAGNOSTICS_ENABLED="false",
+        N8N_RUNNERS_ENABLED="false",
+        DB_TYPE="sqlite",
+    )
     for index, filename in enumerate(sorted(EXPECTED_TYPES)):
         wf = workflow(filename) | {"id": f"distributiontest{index}"}
         path = tmp_path / filename
         path.write_text(json.dumps(wf))
-        subprocess.run([n8n, "import:workflow", f"--input={path}"], env=env, check=True, capture_output=True,
-                       timeout=300)
+        subprocess.run(
+            [n8n, "import:workflow", f"--input={path}"], env=env, check=True, capture_output=True, timeout=300
+        )
     router_id = f"distributiontest{sorted(EXPECTED_TYPES).index('odoo-events-router.json')}"
-    subprocess.run([n8n, "update:workflow", f"--id={router_id}", "--active=true"], env=env, check=True,
-                   capture_output=True, timeout=300)
+    subprocess.run(
+        [n8n, "update:workflow", f"--id={router_id}", "--active=true"],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     log = (tmp_path / "n8n.log").open("w")
     proc = subprocess.Popen([n8n, "start"], env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(f"{base}/healthz", proc, tmp_path / "n8n.log", 180)
         stamp = str(int(time.time()))
-        body = json.dumps({"event_id": str(uuid.uuid4()), "type": "order.held", "occurred_at": "2026-11-30T10:00:00Z",
-                           "company": "My Company", "data": {"order": "S00001"}}, separators=(",", ":"))
-        headers = {"Content-Type": "application/json", "X-Distribution-Event": "order.held",
-                   "X-Distribution-Event-Id": json.loads(body)["event_id"], "X-Distribution-Timestamp": stamp,
-                   "X-Distribution-Signature": hmac_header(secret, stamp, body)}
+        body = json.dumps(
+            {
+                "event_id": str(uuid.uuid4()),
+                "type": "order.held",
+                "occurred_at": "2026-11-30T10:00:00Z",
+                "company": "My Company",
+                "data": {"order": "S00001"},
+            },
+            separators=(",", ":"),
+        )
+        headers = {
+            "Content-Type": "application/json",
+            "X-Distribution-Event": "order.held",
+            "X-Distribution-Event-Id": json.loads(body)["event_id"],
+            "X-Distribution-Timestamp": stamp,
+            "X-Distribution-Signature": hmac_header(secret, stamp, body),
+        }
         url = f"{base}/webhook/distribution-events"
         deadline = time.monotonic() + 60
         while (ok := requests.post(url, data=body.encode(), headers=headers, timeout=30)).status_code == 404:

@@ -1,4 +1,5 @@
 """The pure layer of distribution_observability: health levels, alert decisions, Prometheus text."""
+
 import doctest
 from datetime import datetime
 from datetime import timedelta
@@ -19,10 +20,19 @@ def test_doctests(module):
     assert tried > 0 and failures == 0
 
 
-@pytest.mark.parametrize(("value", "warning", "critical", "expected"), [
-    (0, 10, 50, "ok"), (9.99, 10, 50, "ok"), (10, 10, 50, "warning"), (49.9, 10, 50, "warning"),
-    (50, 10, 50, "critical"), (1000, 0, 0, "ok"), (5, None, 5, "critical"), (None, 1, 2, "ok"),
-])
+@pytest.mark.parametrize(
+    ("value", "warning", "critical", "expected"),
+    [
+        (0, 10, 50, "ok"),
+        (9.99, 10, 50, "ok"),
+        (10, 10, 50, "warning"),
+        (49.9, 10, 50, "warning"),
+        (50, 10, 50, "critical"),
+        (1000, 0, 0, "ok"),
+        (5, None, 5, "critical"),
+        (None, 1, 2, "ok"),
+    ],
+)
 def test_level_boundaries(value, warning, critical, expected):
     assert health.level(value, warning, critical) == expected
 
@@ -50,14 +60,21 @@ def test_alert_lifecycle_over_time():
 
 
 def test_prometheus_text_parses_with_the_reference_parser():
-    text = prometheus.render([
-        ("distribution_workflow_runs", "gauge", "Runs.", [
-            ({"workflow": "order_validation", "state": "success"}, 12),
-            ({"workflow": 'we"ird\\name\nx', "state": "failed"}, 1),
-        ]),
-        ("distribution_queue_oldest_age_seconds", "gauge", "Age.", [({"queue": "q"}, 3600.5)]),
-        ("distribution_alerts_open", "gauge", "Open.", [({}, float("nan"))]),
-    ])
+    text = prometheus.render(
+        [
+            (
+                "distribution_workflow_runs",
+                "gauge",
+                "Runs.",
+                [
+                    ({"workflow": "order_validation", "state": "success"}, 12),
+                    ({"workflow": 'we"ird\\name\nx', "state": "failed"}, 1),
+                ],
+            ),
+            ("distribution_queue_oldest_age_seconds", "gauge", "Age.", [({"queue": "q"}, 3600.5)]),
+            ("distribution_alerts_open", "gauge", "Open.", [({}, float("nan"))]),
+        ]
+    )
     samples = [s for family in text_string_to_metric_families(text) for s in family.samples]
     assert samples[0].labels == {"workflow": "order_validation", "state": "success"}
     assert samples[0].value == 12

@@ -1,4 +1,5 @@
 """The pure checks of the validation pipeline (distribution_orchestration/services/validation.py)."""
+
 import doctest
 from datetime import datetime
 from datetime import timedelta
@@ -38,11 +39,13 @@ def test_stock_alternate_warehouse_prefers_the_one_with_most_stock():
     assert "South" in finding.message
 
 
-@pytest.mark.parametrize(("policy", "proposal"), [("ship_partial", "partial"), ("ship_complete", "wait"),
-                                                   ("ask", "ask")])
+@pytest.mark.parametrize(
+    ("policy", "proposal"), [("ship_partial", "partial"), ("ship_complete", "wait"), ("ask", "ask")]
+)
 def test_stock_backorder_policy_decides_when_no_warehouse_covers(policy, proposal):
-    finding = validation.stock_availability({"A": 5}, {"A": 2}, {"W2": {"A": 1}}, {"W2": "North"},
-                                            backorder_policy=policy)
+    finding = validation.stock_availability(
+        {"A": 5}, {"A": 2}, {"W2": {"A": 1}}, {"W2": "North"}, backorder_policy=policy
+    )
     assert (finding.passed, finding.values["proposal"]) == (False, proposal)
     assert finding.values["to_procure"] == ["A"]
 

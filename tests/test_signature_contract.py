@@ -1,4 +1,5 @@
 """Every signer and verifier of the suite matches the contract's test vectors byte for byte."""
+
 import doctest
 import json
 from pathlib import Path
@@ -43,6 +44,8 @@ def test_verifier_accepts_vector_and_rejects_tampering(vector):
 
 def test_envelope_is_compact_and_keeps_unicode():
     body = signature.envelope("e", "t", "2026-11-30T10:00:00Z", "Société Générale", {"x": 1})
-    assert body == (
-        '{"event_id":"e","type":"t","occurred_at":"2026-11-30T10:00:00Z","company":"Société Générale","data":{"x":1}}'
-    ).encode()
+    expected = (
+        '{"event_id":"e","type":"t","occurred_at":"2026-11-30T10:00:00Z",'
+        '"company":"Société Générale","data":{"x":1}}'
+    )
+    assert body == expected.encode()

@@ -1,4 +1,5 @@
 """End-to-end smoke test: the real Odoo server, a real login over HTTP, the Distribution app."""
+
 import os
 
 import requests
@@ -9,8 +10,11 @@ from .conftest import ADDONS
 def _call(session, url, model, method, *args, **kwargs):
     answer = session.post(
         f"{url}/web/dataset/call_kw/{model}/{method}",
-        json={"jsonrpc": "2.0", "method": "call",
-              "params": {"model": model, "method": method, "args": list(args), "kwargs": kwargs}},
+        json={
+            "jsonrpc": "2.0",
+            "method": "call",
+            "params": {"model": model, "method": method, "args": list(args), "kwargs": kwargs},
+        },
         timeout=30,
     ).json()
     assert "error" not in answer, answer.get("error")
@@ -21,8 +25,10 @@ def _login(url, password="admin"):
     session = requests.Session()
     answer = session.post(
         f"{url}/web/session/authenticate",
-        json={"jsonrpc": "2.0", "params": {"db": os.environ["DISTRIBUTION_TEST_DB"], "login": "admin",
-                                            "password": password}},
+        json={
+            "jsonrpc": "2.0",
+            "params": {"db": os.environ["DISTRIBUTION_TEST_DB"], "login": "admin", "password": password},
+        },
         timeout=30,
     ).json()
     return session, answer
@@ -42,8 +48,14 @@ def test_wrong_password_is_refused(odoo_server):
 def test_four_addons_installed_and_distribution_menu_loads(odoo_server):
     session, answer = _login(odoo_server)
     assert answer.get("result", {}).get("uid"), answer
-    modules = _call(session, odoo_server, "ir.module.module", "search_read",
-                    [("name", "in", list(ADDONS))], fields=["name", "state"])
+    modules = _call(
+        session,
+        odoo_server,
+        "ir.module.module",
+        "search_read",
+        [("name", "in", list(ADDONS))],
+        fields=["name", "state"],
+    )
     assert {m["name"]: m["state"] for m in modules} == dict.fromkeys(ADDONS, "installed")
 
     # The menus as the web client loads them for admin (a Distribution Manager).
@@ -57,7 +69,8 @@ def test_four_addons_installed_and_distribution_menu_loads(odoo_server):
     # The app opens on an action the user may run.
     action = root["actionID"]
     assert action, "the Distribution app has no action to open"
-    loaded = session.post(f"{odoo_server}/web/action/load", json={"jsonrpc": "2.0", "params": {"action_id": action}},
-                          timeout=30).json()
+    loaded = session.post(
+        f"{odoo_server}/web/action/load", json={"jsonrpc": "2.0", "params": {"action_id": action}}, timeout=30
+    ).json()
     assert "error" not in loaded, loaded.get("error")
     assert loaded["result"]["type"].startswith("ir.actions.")

@@ -1,4 +1,5 @@
 """Structure of the addons: manifests, dependency direction, access rules, names (the house style: OCA layout)."""
+
 import ast
 import csv
 import re
@@ -50,17 +51,21 @@ def _models(addon):
                     continue
                 attrs = {
                     target.id: stmt.value
-                    for stmt in node.body if isinstance(stmt, ast.Assign)
-                    for target in stmt.targets if isinstance(target, ast.Name)
+                    for stmt in node.body
+                    if isinstance(stmt, ast.Assign)
+                    for target in stmt.targets
+                    if isinstance(target, ast.Name)
                 }
                 name = attrs.get("_name")
                 inherit = attrs.get("_inherit")
                 base = ast.unparse(node.bases[0]) if node.bases else ""
                 if isinstance(name, ast.Constant):
                     inherited = (
-                        [inherit.value] if isinstance(inherit, ast.Constant)
+                        [inherit.value]
+                        if isinstance(inherit, ast.Constant)
                         else [e.value for e in inherit.elts if isinstance(e, ast.Constant)]
-                        if isinstance(inherit, ast.List) else []
+                        if isinstance(inherit, ast.List)
+                        else []
                     )
                     if name.value in inherited:
                         found.append((name.value, file, "inherit"))
@@ -106,9 +111,9 @@ def test_dependencies_point_one_way(addon):
                 text = file.read_text()
                 assert f"odoo.addons.{other}" not in text, f"{file} imports {other}, a higher or sibling addon"
             for file in _data_files(addon):
-                assert f'"{other}.' not in file.read_text() and f"'{other}." not in file.read_text(), (
-                    f"{file} refers to {other}"
-                )
+                assert (
+                    f'"{other}.' not in file.read_text() and f"'{other}." not in file.read_text()
+                ), f"{file} refers to {other}"
 
 
 @pytest.mark.parametrize("addon", ADDONS)

@@ -27,8 +27,12 @@ class TestAttackOrderApproval(ApprovalHttpCase):
             groups="distribution_observability.group_distribution_user,sales_team.group_sale_salesman_all_leads",
         )
         cls.env["distribution.validation.rule"].create(
-            {"name": "Discount over 10%", "rule_type": "discount_ceiling", "outcome": "approval",
-             "discount_ceiling_pct": 10.0}
+            {
+                "name": "Discount over 10%",
+                "rule_type": "discount_ceiling",
+                "outcome": "approval",
+                "discount_ceiling_pct": 10.0,
+            }
         )
         cls.net_60 = cls.env["account.payment.term"].create(
             {"name": "60 days", "line_ids": [Command.create({"value": "percent", "value_amount": 100, "nb_days": 60})]}
@@ -41,8 +45,9 @@ class TestAttackOrderApproval(ApprovalHttpCase):
             .create(
                 {
                     "partner_id": self.customer.id,
-                    "order_line": [Command.create({"product_id": self.product.id, "product_uom_qty": qty,
-                                                   "discount": 25.0})],
+                    "order_line": [
+                        Command.create({"product_id": self.product.id, "product_uom_qty": qty, "discount": 25.0})
+                    ],
                 }
             )
         )

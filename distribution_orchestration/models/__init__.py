@@ -3,12 +3,14 @@ from . import distribution_exception
 from . import distribution_exception_route
 from . import distribution_inbound_endpoint
 from . import distribution_inbound_event
+from . import distribution_inbound_rejection
 from . import distribution_integration_reconciliation
 from . import distribution_outbound_endpoint
 from . import distribution_outbound_event
 from . import distribution_sla_tier
 from . import distribution_validation_check
 from . import distribution_validation_rule
+from . import res_config_settings
 from . import res_partner
 from . import sale_order
 from . import stock_picking

@@ -26,12 +26,19 @@ class DistributionDispatchMixin(models.AbstractModel):
     _dispatch_stale_minutes = 30  # the scheduled action rescores what was scored longer ago
 
     dispatch_score = fields.Float(
-        compute="_compute_dispatch_score", store=True, index=True, copy=False, digits=(16, 2),
+        compute="_compute_dispatch_score",
+        store=True,
+        index=True,
+        copy=False,
+        digits=(16, 2),
         help="How urgently this should ship (higher first): SLA of the customer, hours left to the promise "
         "date, order value and customer tier. Refreshed when the document changes and by a scheduled action.",
     )
     dispatch_breakdown = fields.Text(
-        "Score Breakdown", compute="_compute_dispatch_score", store=True, copy=False,
+        "Score Breakdown",
+        compute="_compute_dispatch_score",
+        store=True,
+        copy=False,
         help="The points of each component of the dispatch score; they add up to the score.",
     )
     dispatch_scored_at = fields.Datetime("Scored At", compute="_compute_dispatch_score", store=True, copy=False)
@@ -71,7 +78,9 @@ class DistributionDispatchMixin(models.AbstractModel):
             score, breakdown = dispatch.dispatch_score(**inputs)
             record.dispatch_score = score
             record.dispatch_breakdown = dispatch.explain(
-                breakdown, record._dispatch_labels(inputs), total_label=self.env._("Dispatch score"),
+                breakdown,
+                record._dispatch_labels(inputs),
+                total_label=self.env._("Dispatch score"),
             )
 
     def _dispatch_labels(self, inputs):
@@ -130,7 +139,9 @@ class DistributionDispatchMixin(models.AbstractModel):
         stale_before = fields.Datetime.subtract(fields.Datetime.now(), minutes=self._dispatch_stale_minutes)
         domain = [
             *self._dispatch_open_domain(),
-            "|", ("dispatch_scored_at", "=", False), ("dispatch_scored_at", "<", stale_before),
+            "|",
+            ("dispatch_scored_at", "=", False),
+            ("dispatch_scored_at", "<", stale_before),
         ]
         todo = self.search(domain, order="dispatch_scored_at asc nulls first, id", limit=self._dispatch_batch_size)
         remaining = self.search_count(domain) - len(todo) if len(todo) == self._dispatch_batch_size else 0

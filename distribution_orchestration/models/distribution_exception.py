@@ -115,8 +115,22 @@ class DistributionException(models.Model):
         the owner, the team, the deadline, the severity and the resolution note. Another addon adds its own
         (an approval link)."""
         guarded = (
-            "name", "category", "kind", "state", "message", "reason_code", "source_key", "rule_id", "res_model",
-            "res_id", "sale_order_id", "partner_id", "values", "blocking", "resolved_by_id", "resolved_at",
+            "name",
+            "category",
+            "kind",
+            "state",
+            "message",
+            "reason_code",
+            "source_key",
+            "rule_id",
+            "res_model",
+            "res_id",
+            "sale_order_id",
+            "partner_id",
+            "values",
+            "blocking",
+            "resolved_by_id",
+            "resolved_at",
             "company_id",
         )
         return dict.fromkeys(guarded, VERB)
@@ -217,8 +231,11 @@ class DistributionException(models.Model):
             "state": exception.state,
             "message": exception.message,
             "reason_code": exception.reason_code,
-            "document": {"model": exception.res_model, "id": exception.res_id,
-                         "name": exception.record_ref.display_name if exception.record_ref else None},
+            "document": {
+                "model": exception.res_model,
+                "id": exception.res_id,
+                "name": exception.record_ref.display_name if exception.record_ref else None,
+            },
             "owner": exception.user_id.name or None,
             "deadline": exception.deadline and fields.Datetime.to_string(exception.deadline),
             "resolution_note": exception.resolution_note or None,
@@ -266,18 +283,18 @@ class DistributionException(models.Model):
         partner = record.partner_id.commercial_partner_id if "partner_id" in record else self.env["res.partner"]
         with verbs.server_verb(VERB, Exception_):
             return Exception_.create(
-            dict(
-                vals,
-                source_key=source_key,
-                category=category,
-                kind=kind,
-                severity=severity,
-                rule_id=rule.id if rule else False,
-                res_model=record._name,
-                res_id=record.id,
-                sale_order_id=record.id if record._name == "sale.order" else False,
-                partner_id=partner.id,
-                company_id=company.id,
+                dict(
+                    vals,
+                    source_key=source_key,
+                    category=category,
+                    kind=kind,
+                    severity=severity,
+                    rule_id=rule.id if rule else False,
+                    res_model=record._name,
+                    res_id=record.id,
+                    sale_order_id=record.id if record._name == "sale.order" else False,
+                    partner_id=partner.id,
+                    company_id=company.id,
                 )
             )
 

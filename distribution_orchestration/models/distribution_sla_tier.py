@@ -14,11 +14,15 @@ class DistributionSlaTier(models.Model):
     name = fields.Char(required=True, translate=True)
     sequence = fields.Integer(default=10)
     target_hours = fields.Float(
-        "Target Hours to Ship", default=48.0, required=True,
+        "Target Hours to Ship",
+        default=48.0,
+        required=True,
         help="Time promised to ship an order of these customers; the tighter, the higher their dispatch score.",
     )
     weight = fields.Float(
-        default=1.0, required=True, digits=(16, 2),
+        default=1.0,
+        required=True,
+        digits=(16, 2),
         help="Multiplies the dispatch score of these customers' orders: 1 is neutral, 1.5 is 50% more urgent.",
     )
     active = fields.Boolean(default=True)
@@ -31,17 +35,22 @@ class DistributionSlaTier(models.Model):
     ]
 
     def _compute_partner_count(self):
-        counts = dict(self.env["res.partner"]._read_group(
-            [("distribution_sla_tier_id", "in", self.ids)], ["distribution_sla_tier_id"], ["__count"],
-        ))
+        counts = dict(
+            self.env["res.partner"]._read_group(
+                [("distribution_sla_tier_id", "in", self.ids)],
+                ["distribution_sla_tier_id"],
+                ["__count"],
+            )
+        )
         for tier in self:
             tier.partner_count = counts.get(tier, 0)
 
     @api.depends("name", "target_hours")
     def _compute_display_name(self):
         for tier in self:
-            tier.display_name = self.env._("%(name)s (%(hours)s h)", name=tier.name or "",
-                                           hours=f"{tier.target_hours:g}")
+            tier.display_name = self.env._(
+                "%(name)s (%(hours)s h)", name=tier.name or "", hours=f"{tier.target_hours:g}"
+            )
 
     def action_open_partners(self):
         """The customers of this tier."""

@@ -13,6 +13,7 @@ class ResPartner(models.Model):
         "wait and ship everything at once, or hold the order until the customer says.",
     )
     distribution_sla_tier_id = fields.Many2one(
-        "distribution.sla.tier", string="SLA Tier",
+        "distribution.sla.tier",
+        string="SLA Tier",
         help="Service level promised to this customer: drives dispatch priority.",
     )

@@ -77,7 +77,12 @@ class SaleOrder(models.Model):
     def _dispatch_depends(self):
         return [
             *super()._dispatch_depends(),
-            "state", "delivery_status", "commitment_date", "expected_date", "amount_total", "currency_rate",
+            "state",
+            "delivery_status",
+            "commitment_date",
+            "expected_date",
+            "amount_total",
+            "currency_rate",
             "partner_id",
         ]
 
@@ -250,6 +255,8 @@ class SaleOrder(models.Model):
             for rule in rules:
                 for order in rule._applicable(self):
                     finding = self._distribution_check(rule, order, data)
+                    if not finding.passed:
+                        finding.message = order._distribution_finding_message(finding)
                     findings[order.id].append((rule, order._distribution_review_finding(rule, finding)))
             held = self._distribution_apply(findings)
             if held:
@@ -275,6 +282,108 @@ class SaleOrder(models.Model):
     def _distribution_after_validation(self):
         """Hook: called once a validation pass over these orders is over (another addon asks for the
         approvals the pass found necessary)."""
+
+    def _distribution_finding_message(self, finding):
+        """A failing finding in plain words, in the reader's language: the checks (services/validation.py)
+        answer a reason code and the values they saw, the model words them. A reason this method does not
+        know keeps the service's own text."""
+        self.ensure_one()
+        values = finding.values
+
+        def num(value):
+            return f"{value:,.2f}"
+
+        reason = finding.reason
+        if reason == "credit_limit":
+            return self.env._(
+                "Credit limit exceeded: open receivables %(receivable)s + orders not invoiced %(to_invoice)s + "
+                "this order %(order)s = %(exposure)s %(currency)s, over the limit of %(limit)s by %(over)s. Ask "
+                "the customer for a payment or a credit manager for an exception.",
+                receivable=num(values["receivable"]),
+                to_invoice=num(values["to_invoice"]),
+                order=num(values["order_amount"]),
+                exposure=num(values["exposure"]),
+                currency=self.company_id.currency_id.name,
+                limit=num(values["limit"]),
+                over=num(values["over_by"]),
+            )
+        if reason == "stock_shortage":
+            return self._distribution_shortage_message(values)
+        if reason == "margin_floor":
+            return self.env._(
+                "Margin %(margin)s %% is under the floor of %(floor)s %%: raise the prices or get a pricing approval.",
+                margin=f"{values['margin_pct']:g}",
+                floor=f"{values['floor_pct']:g}",
+            )
+        if reason == "discount_ceiling":
+            return self.env._(
+                "Discount over the ceiling of %(ceiling)s %% (%(detail)s): reduce it or get a discount approval.",
+                ceiling=f"{values['ceiling_pct']:g}",
+                detail=", ".join(f"{label} {discount:g} %" for label, discount in values["over"].items()),
+            )
+        if reason == "price_below_pricelist":
+            return self.env._(
+                "Prices under the pricelist (%(detail)s): use the pricelist price or get a price approval.",
+                detail=", ".join(
+                    self.env._(
+                        "%(product)s at %(price)s instead of %(list_price)s",
+                        product=label,
+                        price=f"{price:g}",
+                        list_price=f"{list_price:g}",
+                    )
+                    for label, (price, list_price) in values["below"].items()
+                ),
+            )
+        if reason == "date_infeasible":
+            return self.env._(
+                "The promised date %(requested)s cannot be met: the earliest possible delivery is %(earliest)s "
+                "(%(late)s days later). Agree a new date with the customer.",
+                requested=values["requested"][:10],
+                earliest=values["earliest"][:10],
+                late=f"{values['late_by_days']:g}",
+            )
+        if reason == "rush_shipment":
+            return self.env._(
+                "Rush order: promised in %(hours)s hours (under %(limit)s). The warehouse must ship it first.",
+                hours=f"{values['hours_left']:g}",
+                limit=f"{values['rush_hours']:g}",
+            )
+        return finding.message
+
+    def _distribution_shortage_message(self, values):
+        proposal = values.get("proposal")
+        if proposal == "alternate_warehouse":
+            warehouse = self.env["stock.warehouse"].browse(values["alternate_warehouse"])
+            text = self.env._(
+                "ship the whole order from %s, which has everything in stock",
+                warehouse.name or values["alternate_warehouse"],
+            )
+        elif proposal == "procure":
+            text = self.env._("nothing can ship from here: replenish (purchase or transfer) before promising a date")
+        elif proposal == "partial":
+            text = self.env._(
+                "ship what is in stock now and deliver the rest as a backorder (the customer accepts partial "
+                "deliveries)"
+            )
+        elif proposal == "wait":
+            text = self.env._("wait for the missing quantities: the customer wants complete deliveries")
+        else:
+            text = self.env._("ask the customer whether to ship partially: their backorder policy is to be asked")
+        if values.get("to_procure") and proposal != "procure":
+            text = self.env._(
+                "%(proposal)s; replenish %(products)s",
+                proposal=text,
+                products=", ".join(map(str, values["to_procure"])),
+            )
+        shortages = ", ".join(
+            self.env._("%(product)s: %(qty)s short", product=product, qty=f"{qty:g}")
+            for product, qty in values["shortages"].items()
+        )
+        return self.env._(
+            "Not enough free stock in this warehouse (%(shortages)s). Proposal: %(proposal)s.",
+            shortages=shortages,
+            proposal=text,
+        )
 
     def _distribution_review_finding(self, rule, finding):
         """Hook: the finding of ``rule`` on this order, as it stands once what was already granted to the
@@ -394,8 +503,11 @@ class SaleOrder(models.Model):
         # The price the customer pays is the unit price less the line's discount.
         return validation.price_below_pricelist(
             [
-                (line.product_id.display_name, line.price_unit * (1.0 - (line.discount or 0.0) / 100.0),
-                 list_prices[line.id])
+                (
+                    line.product_id.display_name,
+                    line.price_unit * (1.0 - (line.discount or 0.0) / 100.0),
+                    list_prices[line.id],
+                )
                 for line in lines
             ],
             rule.pricelist_tolerance_pct,
@@ -610,9 +722,9 @@ class SaleOrder(models.Model):
         if not holds:
             return "other", ""
         owners = self.distribution_exception_ids.filtered(lambda e: e.blocking and e.is_open)
-        who = ", ".join(
-            sorted(set(owners.user_id.mapped("name")) | set(owners.group_id.mapped("name")))
-        ) or self.env._("the Distribution team")
+        who = ", ".join(sorted(set(owners.user_id.mapped("name")) | set(owners.group_id.mapped("name")))) or self.env._(
+            "the Distribution team"
+        )
         lines = " ".join(holds.mapped("message"))
         return "hold", self.env._(
             "%(order)s is on hold. %(lines)s Resolved by: %(who)s.", order=self.name, lines=lines, who=who
@@ -696,8 +808,10 @@ class SaleOrder(models.Model):
                 self.env._("%s is not on hold: there is nothing to release.", ", ".join((self - held).mapped("name")))
             )
         # sudo: the manager closes the exceptions that hold the order, whoever owns them.
-        closing = {order: order.sudo().distribution_exception_ids.filtered(lambda e: e.blocking and e.is_open)
-                   for order in self}
+        closing = {
+            order: order.sudo().distribution_exception_ids.filtered(lambda e: e.blocking and e.is_open)
+            for order in self
+        }
         blocking = self.env["distribution.exception"].sudo().union(*closing.values())
         blocking._close("dismissed", dict.fromkeys(blocking, reason), settle=False)
         self._distribution_release(reason, reason_code="forced")
@@ -763,13 +877,17 @@ class SaleOrder(models.Model):
             # order waits behind the others for its next try.
             with verbs.server_verb(VALIDATION, failed):
                 failed.write({"distribution_validated_at": fields.Datetime.now()})
-        remaining = self.search_count(
-            [
-                ("distribution_validation_state", "=", "on_hold"),
-                ("state", "in", ("draft", "sent")),
-                ("id", "not in", orders.ids),
-            ]
-        ) if len(orders) >= batch_size else 0
+        remaining = (
+            self.search_count(
+                [
+                    ("distribution_validation_state", "=", "on_hold"),
+                    ("state", "in", ("draft", "sent")),
+                    ("id", "not in", orders.ids),
+                ]
+            )
+            if len(orders) >= batch_size
+            else 0
+        )
         self.env["ir.cron"]._notify_progress(done=len(orders), remaining=remaining)
         return orders - failed
 

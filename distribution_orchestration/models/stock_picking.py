@@ -25,15 +25,22 @@ class StockPicking(models.Model):
     _inherit = ["stock.picking", "distribution.dispatch.mixin"]
 
     dispatch_priority_raised = fields.Boolean(
-        "Starred by Dispatch Score", readonly=True, copy=False,
+        "Starred by Dispatch Score",
+        readonly=True,
+        copy=False,
         help="The urgent priority was set by the dispatch scoring, its score having reached the urgent threshold.",
     )
 
     def _dispatch_depends(self):
         return [
             *super()._dispatch_depends(),
-            "state", "picking_type_id", "scheduled_date", "partner_id",
-            "sale_id.commitment_date", "sale_id.amount_total", "sale_id.currency_rate",
+            "state",
+            "picking_type_id",
+            "scheduled_date",
+            "partner_id",
+            "sale_id.commitment_date",
+            "sale_id.amount_total",
+            "sale_id.currency_rate",
         ]
 
     @api.model
@@ -63,11 +70,16 @@ class StockPicking(models.Model):
         """Also star the deliveries that the ORM scored urgent since the last run (a new delivery, a date
         moved earlier): fresh, so not rescored by the stale pass, but not starred yet."""
         scored = super()._cron_recompute_dispatch_scores()
-        pending = self.search([
-            *self._dispatch_open_domain(),
-            ("dispatch_score", ">=", self._dispatch_urgent_score()), ("priority", "!=", URGENT_PRIORITY),
-            ("dispatch_priority_raised", "=", False), ("id", "not in", scored.ids),
-        ], limit=self._dispatch_batch_size)
+        pending = self.search(
+            [
+                *self._dispatch_open_domain(),
+                ("dispatch_score", ">=", self._dispatch_urgent_score()),
+                ("priority", "!=", URGENT_PRIORITY),
+                ("dispatch_priority_raised", "=", False),
+                ("id", "not in", scored.ids),
+            ],
+            limit=self._dispatch_batch_size,
+        )
         pending._recompute_dispatch_score()
         return scored | pending
 
@@ -83,34 +95,46 @@ class StockPicking(models.Model):
         super()._dispatch_after_scoring(run)
         threshold = self._dispatch_urgent_score()
         to_raise = self.filtered(
-            lambda p: p.picking_type_code == "outgoing" and p.state not in ("done", "cancel")
-            and p.priority != URGENT_PRIORITY and not p.dispatch_priority_raised
+            lambda p: p.picking_type_code == "outgoing"
+            and p.state not in ("done", "cancel")
+            and p.priority != URGENT_PRIORITY
+            and not p.dispatch_priority_raised
             and dispatch.is_urgent(p.dispatch_score, threshold)
         )
         if not to_raise:
             return
         to_raise.write({"priority": URGENT_PRIORITY, "dispatch_priority_raised": True})
-        to_raise._message_log_batch({
-            picking.id: Markup("%s") % self.env._(
-                "Priority raised to urgent: dispatch score %(score).2f reached the threshold %(threshold).2f.",
-                score=picking.dispatch_score, threshold=threshold,
-            )
-            for picking in to_raise
-        })
+        to_raise._message_log_batch(
+            {
+                picking.id: Markup("%s")
+                % self.env._(
+                    "Priority raised to urgent: dispatch score %(score).2f reached the threshold %(threshold).2f.",
+                    score=picking.dispatch_score,
+                    threshold=threshold,
+                )
+                for picking in to_raise
+            }
+        )
         run.message = self.env._(
             "%(count)s records scored, %(raised)s raised to urgent: %(names)s",
-            count=len(self), raised=len(to_raise), names=", ".join(to_raise.mapped("name"))[:1000],
+            count=len(self),
+            raised=len(to_raise),
+            names=", ".join(to_raise.mapped("name"))[:1000],
         )
 
     # -- carrier status (signed inbound webhooks, handler carrier_status) ----------------------
     # Own fields: carrier_tracking_ref belongs to the `delivery` module, which is not a dependency.
     distribution_tracking_ref = fields.Char(
-        "Carrier Tracking Number", copy=False, index="btree_not_null",
+        "Carrier Tracking Number",
+        copy=False,
+        index="btree_not_null",
         help="The carrier's tracking number; inbound carrier events find the delivery by it.",
     )
     distribution_carrier_status = fields.Selection(
         [("in_transit", "In transit"), ("delivered", "Delivered"), ("delayed", "Delayed"), ("exception", "Exception")],
-        "Carrier Status", readonly=True, copy=False,
+        "Carrier Status",
+        readonly=True,
+        copy=False,
     )
     distribution_carrier_eta = fields.Datetime("Carrier ETA", readonly=True, copy=False)
     distribution_carrier_event_at = fields.Datetime("Last Carrier Event", readonly=True, copy=False)
@@ -142,28 +166,41 @@ class StockPicking(models.Model):
         promise = self._distribution_promise_date()
         if status in ("exception", "delayed") and not eta:
             return Exception_._raise_for(
-                self, "carrier_late", "late_transfer",
+                self,
+                "carrier_late",
+                "late_transfer",
                 self.env._(
                     "The carrier reports %(status)s on %(picking)s with no new delivery date. Ask the carrier "
                     "when it will arrive and warn the customer (promised %(promise)s).",
                     status=dict(self._fields["distribution_carrier_status"]._description_selection(self.env))[status],
-                    picking=self.name, promise=promise or "-",
+                    picking=self.name,
+                    promise=promise or "-",
                 ),
                 severity="high" if status == "exception" else "medium",
                 reason_code=f"carrier_{status}",
-                values={"eta": None, "promise": str(promise) if promise else None, "status": status,
-                        "tracking_ref": tracking_ref},
+                values={
+                    "eta": None,
+                    "promise": str(promise) if promise else None,
+                    "status": status,
+                    "tracking_ref": tracking_ref,
+                },
             )
         eta = self.distribution_carrier_eta
         if status != "delivered" and eta and promise and eta > promise:
             return Exception_._raise_for(
-                self, "carrier_late", "late_transfer",
+                self,
+                "carrier_late",
+                "late_transfer",
                 self.env._(
                     "The carrier expects %(picking)s on %(eta)s, after the promised %(promise)s (status: "
                     "%(status)s). Warn the customer or arrange a faster shipment.",
-                    picking=self.name, eta=eta, promise=promise, status=status,
+                    picking=self.name,
+                    eta=eta,
+                    promise=promise,
+                    status=status,
                 ),
-                severity="high", reason_code="carrier_eta_late",
+                severity="high",
+                reason_code="carrier_eta_late",
                 values={"eta": str(eta), "promise": str(promise), "status": status, "tracking_ref": tracking_ref},
             )
         Exception_._resolve_for(self, ["carrier_late"], self.env._("The carrier's ETA is back within the promise."))
@@ -177,17 +214,24 @@ class StockPicking(models.Model):
         result = super().write(vals)
         changed = self.filtered(lambda p: p.picking_type_code == "outgoing" and p.priority != before[p.id])
         if changed:
-            self.env["distribution.outbound.event"]._emit_many("picking.priority_changed", [
-                (picking, {
-                    "picking": picking.name,
-                    "order": picking.sale_id.name or None,
-                    "customer": picking.partner_id.commercial_partner_id.display_name,
-                    "priority": picking.priority,
-                    "previous_priority": before[picking.id],
-                    "dispatch_score": picking.dispatch_score,
-                    "by_dispatch_scoring": bool(picking.dispatch_priority_raised),
-                    "scheduled_date": picking.scheduled_date and fields.Datetime.to_string(picking.scheduled_date),
-                })
-                for picking in changed
-            ])
+            self.env["distribution.outbound.event"]._emit_many(
+                "picking.priority_changed",
+                [
+                    (
+                        picking,
+                        {
+                            "picking": picking.name,
+                            "order": picking.sale_id.name or None,
+                            "customer": picking.partner_id.commercial_partner_id.display_name,
+                            "priority": picking.priority,
+                            "previous_priority": before[picking.id],
+                            "dispatch_score": picking.dispatch_score,
+                            "by_dispatch_scoring": bool(picking.dispatch_priority_raised),
+                            "scheduled_date": picking.scheduled_date
+                            and fields.Datetime.to_string(picking.scheduled_date),
+                        },
+                    )
+                    for picking in changed
+                ],
+            )
         return result

@@ -20,6 +20,7 @@ read why one delivery comes before another::
 
 Every component is rounded to 2 decimals and the score is the sum of the rounded components.
 """
+
 import math
 
 SLA_POINTS = 20.0

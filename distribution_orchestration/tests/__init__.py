@@ -1,4 +1,5 @@
 from . import test_attack_exceptions
+from . import test_attack_integration
 from . import test_attack_order_hold
 from . import test_batches
 from . import test_dispatch

@@ -20,27 +20,51 @@ class OrchestrationFixtures:
         cls.company.account_use_credit_limit = True
         cls.salesman = new_test_user(cls.env, "orch_salesman", groups="sales_team.group_sale_salesman")
         cls.dist_user = new_test_user(
-            cls.env, "orch_dist_user",
+            cls.env,
+            "orch_dist_user",
             groups="distribution_observability.group_distribution_user,sales_team.group_sale_salesman",
         )
         cls.manager = new_test_user(
-            cls.env, "orch_manager",
+            cls.env,
+            "orch_manager",
             groups="distribution_observability.group_distribution_manager,sales_team.group_sale_salesman_all_leads",
         )
         cls.wh_main = cls.env["stock.warehouse"].search([("company_id", "=", cls.company.id)], limit=1)
         cls.wh_east = cls.env["stock.warehouse"].create({"name": "East", "code": "EAST", "company_id": cls.company.id})
         Product = cls.env["product.product"]
-        cls.widget = Product.create({
-            "name": "Widget", "default_code": "WID", "is_storable": True, "type": "consu", "list_price": 100.0,
-            "standard_price": 60.0, "invoice_policy": "order", "sale_delay": 1, "taxes_id": [Command.clear()],
-        })
-        cls.gadget = Product.create({
-            "name": "Gadget", "default_code": "GAD", "is_storable": True, "type": "consu", "list_price": 50.0,
-            "standard_price": 20.0, "invoice_policy": "order", "sale_delay": 2, "taxes_id": [Command.clear()],
-        })
-        cls.customer = cls.env["res.partner"].create({
-            "name": "Key Account Ltd", "use_partner_credit_limit": True, "credit_limit": 10000.0,
-        })
+        cls.widget = Product.create(
+            {
+                "name": "Widget",
+                "default_code": "WID",
+                "is_storable": True,
+                "type": "consu",
+                "list_price": 100.0,
+                "standard_price": 60.0,
+                "invoice_policy": "order",
+                "sale_delay": 1,
+                "taxes_id": [Command.clear()],
+            }
+        )
+        cls.gadget = Product.create(
+            {
+                "name": "Gadget",
+                "default_code": "GAD",
+                "is_storable": True,
+                "type": "consu",
+                "list_price": 50.0,
+                "standard_price": 20.0,
+                "invoice_policy": "order",
+                "sale_delay": 2,
+                "taxes_id": [Command.clear()],
+            }
+        )
+        cls.customer = cls.env["res.partner"].create(
+            {
+                "name": "Key Account Ltd",
+                "use_partner_credit_limit": True,
+                "credit_limit": 10000.0,
+            }
+        )
         cls.Rule = cls.env["distribution.validation.rule"]
         cls.Exception = cls.env["distribution.exception"]
 
@@ -48,20 +72,29 @@ class OrchestrationFixtures:
         self.env["stock.quant"]._update_available_quantity(product, (warehouse or self.wh_main).lot_stock_id, qty)
 
     def _order(self, lines, partner=None, warehouse=None, user=None, **vals):
-        order = self.env["sale.order"].with_user(user or self.salesman).create({
-            "partner_id": (partner or self.customer).id,
-            "warehouse_id": (warehouse or self.wh_main).id,
-            "order_line": [
-                Command.create({"product_id": product.id, "product_uom_qty": qty, **(extra[0] if extra else {})})
-                for product, qty, *extra in lines
-            ],
-            **vals,
-        })
+        order = (
+            self.env["sale.order"]
+            .with_user(user or self.salesman)
+            .create(
+                {
+                    "partner_id": (partner or self.customer).id,
+                    "warehouse_id": (warehouse or self.wh_main).id,
+                    "order_line": [
+                        Command.create(
+                            {"product_id": product.id, "product_uom_qty": qty, **(extra[0] if extra else {})}
+                        )
+                        for product, qty, *extra in lines
+                    ],
+                    **vals,
+                }
+            )
+        )
         return order
 
     def _rule(self, rule_type, outcome="hold", **vals):
-        return self.Rule.create({"name": f"{rule_type} ({outcome})", "rule_type": rule_type, "outcome": outcome,
-                                 **vals})
+        return self.Rule.create(
+            {"name": f"{rule_type} ({outcome})", "rule_type": rule_type, "outcome": outcome, **vals}
+        )
 
     def _in_hours(self, hours):
         return fields.Datetime.now() + timedelta(hours=hours)

@@ -112,9 +112,13 @@ class TestHeldOrderCron(OrchestrationCase):
 
         Run = type(self.env["distribution.workflow.run"])
         record_failure = Run._record_failure_outside_transaction
-        with patch.object(SaleOrder, "_distribution_check_credit_limit", failing), patch.object(
-            Run, "_record_failure_outside_transaction", autospec=True, side_effect=record_failure
-        ) as recorded, self.assertLogs("odoo.addons.distribution_orchestration.models.sale_order", "WARNING"):
+        with (
+            patch.object(SaleOrder, "_distribution_check_credit_limit", failing),
+            patch.object(
+                Run, "_record_failure_outside_transaction", autospec=True, side_effect=record_failure
+            ) as recorded,
+            self.assertLogs("odoo.addons.distribution_orchestration.models.sale_order", "WARNING"),
+        ):
             done = self.env["sale.order"]._cron_revalidate_held_orders()
         for order in others:
             self.assertEqual((order.state, order.distribution_validation_state), ("sale", "released"))

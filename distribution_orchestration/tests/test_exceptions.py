@@ -22,12 +22,21 @@ class TestExceptionQueue(OrchestrationCase):
         first = self._raise(order)
         self.assertEqual(self._raise(order), first, "a repeat updates the open exception")
         # A second worker that raised the same exception at the same time: its create fails in the database.
-        with mute_logger("odoo.sql_db"), self.assertRaises(psycopg2.errors.UniqueViolation), self.cr.savepoint(), \
-                verbs.server_verb("distribution_exception", self.Exception):
-            self.Exception.create({
-                "source_key": "carrier_late", "category": "late_transfer", "res_model": "sale.order",
-                "res_id": order.id, "message": "duplicate",
-            })
+        with (
+            mute_logger("odoo.sql_db"),
+            self.assertRaises(psycopg2.errors.UniqueViolation),
+            self.cr.savepoint(),
+            verbs.server_verb("distribution_exception", self.Exception),
+        ):
+            self.Exception.create(
+                {
+                    "source_key": "carrier_late",
+                    "category": "late_transfer",
+                    "res_model": "sale.order",
+                    "res_id": order.id,
+                    "message": "duplicate",
+                }
+            )
         first.write({"resolution_note": "Carrier delivered"})
         first.action_resolve()
         self.assertNotEqual(self._raise(order), first, "after resolution a new one may open")
@@ -37,9 +46,13 @@ class TestExceptionQueue(OrchestrationCase):
         self.assertRegex(exception.name, r"^EXC/\d{4}/\d{4}$")
 
     def test_routing_to_a_user_sets_owner_deadline_and_activity(self):
-        self.env["distribution.exception.route"].create({
-            "category": "late_transfer", "user_id": self.dist_user.id, "sla_hours": 4,
-        })
+        self.env["distribution.exception.route"].create(
+            {
+                "category": "late_transfer",
+                "user_id": self.dist_user.id,
+                "sla_hours": 4,
+            }
+        )
         exception = self._raise(self._order([(self.widget, 1)]))
         self.assertEqual(exception.user_id, self.dist_user)
         self.assertAlmostEqual((exception.deadline - exception.create_date).total_seconds(), 4 * 3600, delta=5)
@@ -88,8 +101,11 @@ class TestExceptionQueue(OrchestrationCase):
         order.action_confirm()
         other = self.env["res.company"].create({"name": "Other Distribution Co"})
         outsider = new_test_user(
-            self.env, "other_co_manager", groups="distribution_observability.group_distribution_manager",
-            company_id=other.id, company_ids=[Command.set(other.ids)],
+            self.env,
+            "other_co_manager",
+            groups="distribution_observability.group_distribution_manager",
+            company_id=other.id,
+            company_ids=[Command.set(other.ids)],
         )
         self.assertFalse(self.Exception.with_user(outsider).search([]))
         self.assertFalse(self.Rule.with_user(outsider).search([]))
@@ -97,9 +113,16 @@ class TestExceptionQueue(OrchestrationCase):
         # Their own orders are not checked by the first company's rules.
         partner = self.env["res.partner"].create({"name": "Other customer", "company_id": other.id})
         product = self.widget.with_company(other)
-        other_order = self.env["sale.order"].with_company(other).create({
-            "partner_id": partner.id, "company_id": other.id,
-            "order_line": [Command.create({"product_id": product.id, "product_uom_qty": 1, "discount": 50})],
-        })
+        other_order = (
+            self.env["sale.order"]
+            .with_company(other)
+            .create(
+                {
+                    "partner_id": partner.id,
+                    "company_id": other.id,
+                    "order_line": [Command.create({"product_id": product.id, "product_uom_qty": 1, "discount": 50})],
+                }
+            )
+        )
         other_order.with_company(other).action_confirm()
         self.assertEqual(other_order.state, "sale")

@@ -29,6 +29,17 @@ class TestNotifications(TransactionCase):
         cls.rule_backorder = cls.env.ref("distribution_orchestration.base_automation_distribution_backorder_created")
         cls.rule_new_date = cls.env.ref("distribution_orchestration.base_automation_distribution_promised_date_changed")
         cls.rule_shipped = cls.env.ref("distribution_orchestration.base_automation_distribution_shipped")
+        cls.rules = cls.rule_backorder | cls.rule_new_date | cls.rule_shipped
+        cls.active_on_install = cls.rules.filtered("active")
+        # The company chose to send its customers these messages (Settings > Customer notifications).
+        settings = cls.env["res.config.settings"].create(
+            {
+                "distribution_notify_backorder": True,
+                "distribution_notify_new_date": True,
+                "distribution_notify_shipped": True,
+            }
+        )
+        settings.execute()
 
     # -- helpers ------------------------------------------------------------------------------------
     def _stock(self, qty):
@@ -170,6 +181,24 @@ class TestNotifications(TransactionCase):
         self.assertTrue(backorder.button_validate())
         self.assertEqual(backorder.state, "done")
         self._assert_mail_queued(backorder, self.template_shipped)
+
+    def test_customer_emails_ship_switched_off_and_settings_switch_them(self):
+        self.assertFalse(self.active_on_install, "nothing goes to customers until the company says so")
+        self.assertEqual(self.rules.filtered("active"), self.rules)
+        settings = self.env["res.config.settings"].create({})
+        self.assertTrue(settings.distribution_notify_shipped)
+        settings.distribution_notify_new_date = False
+        settings.execute()
+        self.assertEqual(self.rules.filtered("active"), self.rule_backorder | self.rule_shipped)
+
+    def test_odoo_delivery_confirmation_email_replaces_the_shipped_rule(self):
+        self.env.company.stock_move_email_validation = True
+        self._stock(10)
+        order = self._order(10)
+        picking = order.picking_ids
+        picking.button_validate()
+        self.assertEqual(picking.state, "done")
+        self.assertFalse(self._customer_messages(picking, self.template_shipped), "Odoo's own e-mail is sent")
 
     def test_shipped_rule_switched_off(self):
         self.rule_shipped.active = False

@@ -12,13 +12,18 @@ class TestOrderEvents(OrchestrationCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.endpoint = cls.env["distribution.outbound.endpoint"].create({
-            "name": "n8n", "url": "http://127.0.0.1:9/hook", "secret": "s3cret-events",
-        })
+        cls.endpoint = cls.env["distribution.outbound.endpoint"].create(
+            {
+                "name": "n8n",
+                "url": "http://127.0.0.1:9/hook",
+                "secret": "s3cret-events",
+            }
+        )
 
     def _events(self, event_type):
         return self.env["distribution.outbound.event"].search(
-            [("endpoint_id", "=", self.endpoint.id), ("event_type", "=", event_type)], order="id")
+            [("endpoint_id", "=", self.endpoint.id), ("event_type", "=", event_type)], order="id"
+        )
 
     def test_hold_release_confirm_and_exception_events(self):
         self._rule("discount_ceiling", discount_ceiling_pct=5)
@@ -36,8 +41,9 @@ class TestOrderEvents(OrchestrationCase):
         self.assertEqual(len(self._events("order.held")), 1, "still held: no second order.held")
 
         order.with_user(self.manager)._distribution_force_release("Approved by phone")
-        self.assertEqual(json.loads(self._events("order.released").payload)["data"]["release_reason"],
-                         "Approved by phone")
+        self.assertEqual(
+            json.loads(self._events("order.released").payload)["data"]["release_reason"], "Approved by phone"
+        )
         self.assertEqual(json.loads(self._events("order.confirmed").payload)["data"]["order"], order.name)
         self.assertEqual((held.res_model, held.res_id), ("sale.order", order.id))
 
@@ -46,8 +52,9 @@ class TestOrderEvents(OrchestrationCase):
         exception.write({"resolution_note": "Checked"})
         exception.action_resolve()
         data = json.loads(self._events("exception.resolved").payload)["data"]
-        self.assertEqual((data["reference"], data["state"], data["resolution_note"]),
-                         (exception.name, "resolved", "Checked"))
+        self.assertEqual(
+            (data["reference"], data["state"], data["resolution_note"]), (exception.name, "resolved", "Checked")
+        )
 
     def test_priority_change_of_a_delivery(self):
         self._stock(self.widget, 5)

@@ -15,20 +15,33 @@ class TestPipelineCost(OrchestrationCase):
     def setUpClass(cls):
         super().setUpClass()
         Product = cls.env["product.product"]
-        cls.products = Product.create([
-            {"name": f"Item {i}", "is_storable": True, "type": "consu", "list_price": 10.0 + i, "standard_price": 5.0,
-             "invoice_policy": "order", "taxes_id": [(5, 0, 0)]}
-            for i in range(20)
-        ])
+        cls.products = Product.create(
+            [
+                {
+                    "name": f"Item {i}",
+                    "is_storable": True,
+                    "type": "consu",
+                    "list_price": 10.0 + i,
+                    "standard_price": 5.0,
+                    "invoice_policy": "order",
+                    "taxes_id": [(5, 0, 0)],
+                }
+                for i in range(20)
+            ]
+        )
         for product in cls.products:
             cls.env["stock.quant"]._update_available_quantity(product, cls.wh_main.lot_stock_id, 100)
         cls.customer.credit_limit = 1e9
 
     def _eight_rules(self):
         for rule_type, params in [
-            ("credit_limit", {}), ("stock_availability", {}), ("margin_floor", {"margin_floor_pct": 10}),
-            ("discount_ceiling", {"discount_ceiling_pct": 50}), ("price_below_pricelist", {}),
-            ("date_feasibility", {}), ("rush_shipment", {"outcome": "warn", "rush_hours": 1}),
+            ("credit_limit", {}),
+            ("stock_availability", {}),
+            ("margin_floor", {"margin_floor_pct": 10}),
+            ("discount_ceiling", {"discount_ceiling_pct": 50}),
+            ("price_below_pricelist", {}),
+            ("date_feasibility", {}),
+            ("rush_shipment", {"outcome": "warn", "rush_hours": 1}),
             ("custom", {"custom_domain": "[('amount_total', '>', 1e12)]"}),
         ]:
             self._rule(rule_type, **{"outcome": "hold", **params})

@@ -38,7 +38,8 @@ class TestValidationPipeline(OrchestrationCase):
         check = second.distribution_check_ids
         self.assertEqual((check.outcome, check.reason_code), ("hold", "credit_limit"))
         run = self.env["distribution.workflow.run"].search(
-            [("workflow_id.code", "=", "order_validation"), ("res_id", "=", second.id)], limit=1)
+            [("workflow_id.code", "=", "order_validation"), ("res_id", "=", second.id)], limit=1
+        )
         self.assertEqual((run.state, run.error_kind, run.reason), ("failed", "business", "credit_limit"))
 
     def test_credit_limit_boundary_passes(self):
@@ -106,14 +107,22 @@ class TestValidationPipeline(OrchestrationCase):
         below.action_confirm()
         self.assertEqual(below.distribution_hold_reason, "price_below_pricelist")
         self.assertEqual(below.distribution_check_ids.values["below"], {"[WID] Widget": [94.0, 100.0]})
+        # The list price with a 10% discount is a price of 90: below the pricelist all the same.
+        discounted = self._order([(self.widget, 1, {"price_unit": 100, "discount": 10})])
+        discounted.action_confirm()
+        self.assertEqual(discounted.distribution_hold_reason, "price_below_pricelist")
+        self.assertEqual(discounted.distribution_check_ids.values["below"], {"[WID] Widget": [90.0, 100.0]})
 
     def test_date_feasibility_from_stock_and_supplier_lead_time(self):
         self._rule("date_feasibility")
         self._stock(self.widget, 10)
-        self.env["product.supplierinfo"].create({
-            "partner_id": self.env["res.partner"].create({"name": "Supplier"}).id,
-            "product_tmpl_id": self.gadget.product_tmpl_id.id, "delay": 10,
-        })
+        self.env["product.supplierinfo"].create(
+            {
+                "partner_id": self.env["res.partner"].create({"name": "Supplier"}).id,
+                "product_tmpl_id": self.gadget.product_tmpl_id.id,
+                "delay": 10,
+            }
+        )
         in_stock = self._order([(self.widget, 5)], commitment_date=self._in_hours(36))  # 1 day of lead time
         in_stock.action_confirm()
         self.assertEqual(in_stock.state, "sale")
@@ -185,8 +194,11 @@ class TestValidationPipeline(OrchestrationCase):
         self.assertEqual(exception.state, "resolved", "the hold cleared with the edit")
         self.assertEqual(order.state, "draft", "saving is no confirmation")
         self.assertEqual(order.distribution_validation_state, "validated")
-        self.assertFalse(self.env["distribution.workflow.run"].search(
-            [("workflow_id.code", "=", "hold_release"), ("res_id", "=", order.id)]))
+        self.assertFalse(
+            self.env["distribution.workflow.run"].search(
+                [("workflow_id.code", "=", "hold_release"), ("res_id", "=", order.id)]
+            )
+        )
         # Confirming stays the salesperson's act, and runs the checks again.
         order.with_user(self.salesman).action_confirm()
         self.assertEqual(order.state, "sale")

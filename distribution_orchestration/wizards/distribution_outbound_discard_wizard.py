@@ -8,9 +8,15 @@ class DistributionOutboundDiscardWizard(models.TransientModel):
     _name = "distribution.outbound.discard.wizard"
     _description = "Discard Dead Letters"
 
-    event_ids = fields.Many2many("distribution.outbound.event", "distribution_outbound_discard_event_rel",
-                                 "wizard_id", "event_id", string="Events", required=True,
-                                 domain=[("state", "=", "dead")])
+    event_ids = fields.Many2many(
+        "distribution.outbound.event",
+        "distribution_outbound_discard_event_rel",
+        "wizard_id",
+        "event_id",
+        string="Events",
+        required=True,
+        domain=[("state", "=", "dead")],
+    )
     reason = fields.Text(required=True, help="Why these events will not be sent: kept on each event.")
 
     def action_discard(self):
