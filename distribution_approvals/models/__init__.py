@@ -1,10 +1,14 @@
+# ruff: noqa: I001
+# The audit mixin first: the models below inherit it, and Odoo builds a module's models in import order.
+from . import distribution_audit_mixin
 from . import distribution_approval_decision
 from . import distribution_approval_document
+from . import distribution_approval_escalation
 from . import distribution_approval_request
 from . import distribution_approval_request_tier
 from . import distribution_approval_rule
+from . import distribution_approval_tier
 from . import distribution_audit_entry
-from . import distribution_audit_mixin
 from . import distribution_exception
 from . import distribution_exception_route
 from . import distribution_inbound_endpoint

@@ -168,25 +168,3 @@ class DistributionAuditMixin(models.AbstractModel):
                 "via": [{"model": part._name, "id": part.id, "name": part.display_name} for part in path[:-1]],
             },
         )
-
-
-class DistributionApprovalRule(models.Model):
-    _name = "distribution.approval.rule"
-    _inherit = ["distribution.approval.rule", "distribution.audit.mixin"]
-
-
-class DistributionApprovalTier(models.Model):
-    _name = "distribution.approval.tier"
-    _inherit = ["distribution.approval.tier", "distribution.audit.mixin"]
-    _audit_parent = "rule_id"
-
-
-class DistributionApprovalEscalation(models.Model):
-    _name = "distribution.approval.escalation"
-    _inherit = ["distribution.approval.escalation", "distribution.audit.mixin"]
-    _audit_parent = "tier_id"
-
-
-class DistributionValidationRule(models.Model):
-    _name = "distribution.validation.rule"
-    _inherit = ["distribution.validation.rule", "distribution.audit.mixin"]

@@ -15,7 +15,9 @@ class DistributionValidationRule(models.Model):
     """Order validation rules gain the outcome "Require approval": a failing order is held and an
     approval request of the matching type is made; its approval releases the order."""
 
-    _inherit = "distribution.validation.rule"
+    _name = "distribution.validation.rule"
+    # Changes of the rules are recorded in the audit trail.
+    _inherit = ["distribution.validation.rule", "distribution.audit.mixin"]
 
     outcome = fields.Selection(
         selection_add=[("approval", "Require approval")],

@@ -240,6 +240,29 @@ class TestInbox(HttpCase):
         self.assertNotEqual(picking.state, "done")
         self.assertEqual(exception.state, "resolved")
 
+    def test_carrier_exception_or_delay_without_eta_raises_late_transfer(self):
+        order = self._confirmed_order(fields.Datetime.now() + timedelta(days=2))
+        picking = order.picking_ids
+        picking.distribution_tracking_ref = "1Z-INBOX-1"
+        self._post(self.carrier, self._carrier_data(status="exception", occurred_at="2026-11-30T10:00:00Z"))
+        self._process()
+        exception = self.Exception.search([("res_model", "=", "stock.picking"), ("res_id", "=", picking.id)])
+        self.assertEqual((exception.category, exception.reason_code), ("late_transfer", "carrier_exception"))
+        self.assertEqual(exception.severity, "high")
+        self.assertIn("no new delivery date", exception.message)
+        # A delay, still without a date: the same open exception, now saying so.
+        self._post(self.carrier, self._carrier_data(status="delayed", occurred_at="2026-11-30T11:00:00Z"))
+        self._process()
+        self.assertEqual(exception.reason_code, "carrier_delayed")
+        self.assertEqual(
+            len(self.Exception.search([("res_model", "=", "stock.picking"), ("res_id", "=", picking.id)])), 1
+        )
+        # Back in transit with an ETA within the promise: resolved.
+        eta = (fields.Datetime.now() + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        self._post(self.carrier, self._carrier_data(eta=eta, occurred_at="2026-11-30T12:00:00Z"))
+        self._process()
+        self.assertEqual(exception.state, "resolved")
+
     def test_carrier_unknown_tracking_number(self):
         self._post(self.carrier, self._carrier_data(tracking_ref="NO-SUCH-REF"))
         self._process()
