@@ -16,6 +16,7 @@ TAGS=$2
 NAME=${3:-${ADDONS_TO_UPDATE%%,*}}
 TPL=${TPL:-dc_dev_all}
 DB=dc_dev_$NAME
+if [ "$DB" = "$TPL" ]; then echo "[test_one] NAME must not make the template's name ($TPL)" >&2; exit 2; fi
 DATA=$ROOT/.local/data/filestore
 export PGHOST=localhost PGUSER=odoo PGPASSWORD=odoo PGOPTIONS="-c client_min_messages=warning"
 mkdir -p "$ROOT/.test-results"
