@@ -222,6 +222,7 @@ class SaleOrder(models.Model):
         }
 
     def _distribution_company_amount(self):
+        """API for other addons: the order's total in its company's currency."""
         self.ensure_one()
         return self.currency_id._convert(
             self.amount_total, self.company_id.currency_id, self.company_id, self.date_order or fields.Date.today()
@@ -418,8 +419,8 @@ class SaleOrder(models.Model):
         return data
 
     def _distribution_free_stock(self):
-        """Free quantity (on hand minus reserved) per warehouse and product, for the products of
-        these orders, in every warehouse of their companies: one grouped read."""
+        """API for other addons: free quantity (on hand minus reserved) per warehouse and product, for the
+        products of these orders, in every warehouse of their companies: one grouped read."""
         products = self.order_line.product_id.filtered("is_storable")
         warehouses = self.env["stock.warehouse"].search([("company_id", "in", self.company_id.ids)])
         free = {wh.id: defaultdict(float) for wh in warehouses}
@@ -547,7 +548,7 @@ class SaleOrder(models.Model):
         )
 
     def _distribution_demand(self):
-        """Quantity per storable product, in the product's unit."""
+        """API for other addons: quantity per storable product, in the product's unit."""
         self.ensure_one()
         demand = defaultdict(float)
         for line in self.order_line.filtered(lambda ln: ln.product_id.is_storable):
@@ -555,6 +556,7 @@ class SaleOrder(models.Model):
         return demand
 
     def _distribution_line_cost(self, line):
+        """API for other addons: the cost of ``line`` (product cost times quantity), in the order's currency."""
         cost = line.product_id.standard_price * line.product_uom._compute_quantity(
             line.product_uom_qty, line.product_id.uom_id
         )
