@@ -143,8 +143,16 @@ class SaleOrder(models.Model):
 
     @api.model_create_multi
     def create(self, vals_list):
+        guarded = self._distribution_guarded_fields()
         for vals in vals_list:
-            self.browse()._distribution_refuse_guarded(vals)
+            # A form sends the default of every field it shows ('not checked', empty): that is no claim
+            # that a gate was passed. Any other value is.
+            claimed = {
+                name: value
+                for name, value in vals.items()
+                if not (name in guarded and (not value or value == "not_checked" or value == [(5, 0, 0)]))
+            }
+            self.browse()._distribution_refuse_guarded(claimed)
         return super().create(vals_list)
 
     def write(self, vals):

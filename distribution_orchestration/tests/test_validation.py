@@ -10,6 +10,22 @@ from .common import OrchestrationCase
 class TestValidationPipeline(OrchestrationCase):
     """The checks at confirmation: each rule type at its boundaries, holds, warnings, notes."""
 
+    def test_a_quotation_made_in_the_form_saves_and_confirms(self):
+        """The form sends the defaults of the fields it shows (the validation badge): no gate is claimed."""
+        self._rule("credit_limit")
+        form = Form(self.env["sale.order"].with_user(self.salesman))
+        form.partner_id = self.customer
+        with form.order_line.new() as line:
+            line.product_id = self.widget
+            line.product_uom_qty = 2
+        order = form.save()
+        self.assertEqual(order.distribution_validation_state, "not_checked")
+        order.with_user(self.salesman).action_confirm()
+        self.assertEqual((order.state, order.distribution_validation_state), ("sale", "validated"))
+        with Form(order.with_user(self.salesman)) as edit:
+            edit.client_order_ref = "PO-4711"
+        self.assertEqual(order.client_order_ref, "PO-4711")
+
     def test_no_rule_confirms_as_usual(self):
         order = self._order([(self.widget, 1)])
         self.assertTrue(order.action_confirm())
