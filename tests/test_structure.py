@@ -175,3 +175,38 @@ def test_xml_ids_and_file_names_follow_conventions(addon):
             rule = XMLID_RULES.get(element.get("model"))
             if rule and ("." not in xmlid or element.get("model") == "ir.module.category"):
                 assert re.search(rule, xmlid), f"{rel}: {element.get('model')} id {xmlid} must match {rule}"
+
+
+@pytest.mark.parametrize("addon", ADDONS)
+def test_person_facing_text_is_in_the_translation_template(addon):
+    """Each addon ships i18n/<addon>.pot, and every literal its Python code passes to env._() is in it
+    (regenerate with odoo-bin --i18n-export=<addon>/i18n/<addon>.pot --modules=<addon>)."""
+    pot = ROOT / addon / "i18n" / f"{addon}.pot"
+    assert pot.is_file(), f"{addon} ships no {pot.relative_to(ROOT)}"
+    msgids = set()
+    current = None
+    for line in pot.read_text().splitlines():
+        if line.startswith("msgid "):
+            current = ast.literal_eval(line[6:])
+        elif line.startswith('"') and current is not None:
+            current += ast.literal_eval(line)
+        else:
+            if current:
+                msgids.add(current)
+            current = None
+    missing = []
+    for path in (ROOT / addon).rglob("*.py"):
+        if "tests" in path.parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "_"
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+                and isinstance(node.args[0].value, str)
+                and node.args[0].value not in msgids
+            ):
+                missing.append(f"{path.relative_to(ROOT)}:{node.lineno}: {node.args[0].value[:60]}")
+    assert not missing, "not in the .pot (export it again):\n" + "\n".join(missing)

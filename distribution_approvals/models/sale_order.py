@@ -203,8 +203,8 @@ class SaleOrder(models.Model):
                     self.env._(
                         "%(product)s: %(free)s free for %(demand)s ordered",
                         product=item["product"],
-                        free=f"{item['free']:g}",
-                        demand=f"{item['demand']:g}",
+                        free=format(item["free"], "g"),
+                        demand=format(item["demand"], "g"),
                     )
                     for item in position
                 )

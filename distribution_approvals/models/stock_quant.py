@@ -301,9 +301,9 @@ class StockQuant(models.Model):
                 "%(product)s in %(location)s: %(on_hand)s on hand, %(counted)s counted (%(diff)s)",
                 product=quant.product_id.display_name,
                 location=quant.location_id.display_name,
-                on_hand=f"{quant.quantity:g}",
-                counted=f"{quant.inventory_quantity:g}",
-                diff=f"{quant.inventory_diff_quantity:+g}",
+                on_hand=format(quant.quantity, "g"),
+                counted=format(quant.inventory_quantity, "g"),
+                diff=format(quant.inventory_diff_quantity, "+g"),
             )
             for quant in quants
         ]

@@ -200,7 +200,7 @@ class StockScrap(models.Model):
             reason = self.env._(
                 "Scrap of %(qty)s %(uom)s %(product)s from %(location)s, worth %(value)s: with the other scraps "
                 "of it there in the last %(hours)s hours (%(window)s), over the threshold of %(threshold)s.",
-                qty=f"{self.scrap_qty:g}",
+                qty=format(self.scrap_qty, "g"),
                 uom=self.product_uom_id.name,
                 product=self.product_id.display_name,
                 location=self.location_id.display_name,
@@ -212,7 +212,7 @@ class StockScrap(models.Model):
         else:
             reason = self.env._(
                 "Scrap of %(qty)s %(uom)s %(product)s from %(location)s, worth %(value)s (threshold %(threshold)s).",
-                qty=f"{self.scrap_qty:g}",
+                qty=format(self.scrap_qty, "g"),
                 uom=self.product_uom_id.name,
                 product=self.product_id.display_name,
                 location=self.location_id.display_name,

@@ -97,12 +97,12 @@ class DistributionDispatchMixin(models.AbstractModel):
         if target is None:
             sla_label = self.env._("No SLA tier")
         else:
-            sla_label = self.env._("SLA target %(hours)s h", hours=f"{target:g}")
+            sla_label = self.env._("SLA target %(hours)s h", hours=format(target, "g"))
         return {
             "sla": sla_label,
             "time": time_label,
             "value": self.env._("Order value %(value).2f", value=inputs.get("order_value") or 0.0),
-            "tier": self.env._("Tier weight x%(weight)s", weight=f"{1.0 if weight is None else weight:g}"),
+            "tier": self.env._("Tier weight x%(weight)s", weight=format(1.0 if weight is None else weight, "g")),
         }
 
     def _recompute_dispatch_score(self):

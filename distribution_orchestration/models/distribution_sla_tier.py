@@ -49,7 +49,7 @@ class DistributionSlaTier(models.Model):
     def _compute_display_name(self):
         for tier in self:
             tier.display_name = self.env._(
-                "%(name)s (%(hours)s h)", name=tier.name or "", hours=f"{tier.target_hours:g}"
+                "%(name)s (%(hours)s h)", name=tier.name or "", hours=format(tier.target_hours, "g")
             )
 
     def action_open_partners(self):

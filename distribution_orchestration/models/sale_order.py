@@ -321,27 +321,33 @@ class SaleOrder(models.Model):
         if reason == "margin_floor":
             return self.env._(
                 "Margin %(margin)s %% is under the floor of %(floor)s %%: raise the prices or get a pricing approval.",
-                margin=f"{values['margin_pct']:g}",
-                floor=f"{values['floor_pct']:g}",
+                margin=format(values["margin_pct"], "g"),
+                floor=format(values["floor_pct"], "g"),
             )
         if reason == "discount_ceiling":
             return self.env._(
                 "Discount over the ceiling of %(ceiling)s %% (%(detail)s): reduce it or get a discount approval.",
-                ceiling=f"{values['ceiling_pct']:g}",
-                detail=", ".join(f"{label} {discount:g} %" for label, discount in values["over"].items()),
+                ceiling=format(values["ceiling_pct"], "g"),
+                # No f-string among the arguments of _(): Odoo's term extraction (babel) cannot read them.
+                detail=", ".join(
+                    "{} {:g} %".format(label, discount)  # noqa: UP032
+                    for label, discount in values["over"].items()
+                ),
             )
         if reason == "price_below_pricelist":
+            # Worded apart: a _() among the arguments of another is not seen by the term extraction.
+            detail = ", ".join(
+                self.env._(
+                    "%(product)s at %(price)s instead of %(list_price)s",
+                    product=label,
+                    price=format(price, "g"),
+                    list_price=format(list_price, "g"),
+                )
+                for label, (price, list_price) in values["below"].items()
+            )
             return self.env._(
                 "Prices under the pricelist (%(detail)s): use the pricelist price or get a price approval.",
-                detail=", ".join(
-                    self.env._(
-                        "%(product)s at %(price)s instead of %(list_price)s",
-                        product=label,
-                        price=f"{price:g}",
-                        list_price=f"{list_price:g}",
-                    )
-                    for label, (price, list_price) in values["below"].items()
-                ),
+                detail=detail,
             )
         if reason == "date_infeasible":
             return self.env._(
@@ -349,13 +355,13 @@ class SaleOrder(models.Model):
                 "(%(late)s days later). Agree a new date with the customer.",
                 requested=values["requested"][:10],
                 earliest=values["earliest"][:10],
-                late=f"{values['late_by_days']:g}",
+                late=format(values["late_by_days"], "g"),
             )
         if reason == "rush_shipment":
             return self.env._(
                 "Rush order: promised in %(hours)s hours (under %(limit)s). The warehouse must ship it first.",
-                hours=f"{values['hours_left']:g}",
-                limit=f"{values['rush_hours']:g}",
+                hours=format(values["hours_left"], "g"),
+                limit=format(values["rush_hours"], "g"),
             )
         return finding.message
 
@@ -385,7 +391,7 @@ class SaleOrder(models.Model):
                 products=", ".join(map(str, values["to_procure"])),
             )
         shortages = ", ".join(
-            self.env._("%(product)s: %(qty)s short", product=product, qty=f"{qty:g}")
+            self.env._("%(product)s: %(qty)s short", product=product, qty=format(qty, "g"))
             for product, qty in values["shortages"].items()
         )
         return self.env._(
