@@ -19,6 +19,7 @@
         "data/distribution_workflow_data.xml",
         "data/distribution_queue_monitor_data.xml",
         "data/ir_cron_data.xml",
+        "data/distribution_starter_policy_data.xml",
         "data/ir_actions_server_data.xml",
         "data/mail_template_data.xml",
         "views/distribution_approval_rule_views.xml",

@@ -19,6 +19,7 @@
         "data/distribution_workflow_data.xml",
         "data/distribution_queue_monitor_data.xml",
         "data/ir_cron_data.xml",
+        "data/distribution_starter_policy_data.xml",
         "views/distribution_workflow_views.xml",
         "views/distribution_workflow_run_views.xml",
         "views/distribution_queue_monitor_views.xml",

@@ -25,6 +25,7 @@
         "data/ir_actions_server_data.xml",
         "data/base_automation_data.xml",
         "data/ir_cron_data.xml",
+        "data/distribution_starter_policy_data.xml",
         "views/distribution_exception_views.xml",
         "views/distribution_exception_route_views.xml",
         "views/distribution_validation_rule_views.xml",

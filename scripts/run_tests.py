@@ -9,6 +9,8 @@ Phases (each timed):
             no ERROR or CRITICAL line allowed
   odoo      the four addons installed together into a throw-away copy of `deps` with Odoo's test
             runner on, so that every at_install and post_install test of every addon runs
+  nodemo    the four addons installed into a new database without demo data: the starter policy's
+            tests run there, then a tuned threshold must survive an upgrade (-u)
   pytest    the root tests/ (structure, HTTP smoke test against that database, docker-compose)
 
 Ends with one line counting every test executed, Odoo's and pytest's together, writes
@@ -135,6 +137,15 @@ def odoo(db, args, log_name):
     return proc.returncode, lines
 
 
+def odoo_shell(db, code, log_name):
+    """Run Python code in `odoo-bin shell` on ``db``; answer what it printed."""
+    log = RESULTS / f"odoo-{log_name}.log"
+    cmd = [sys.executable, str(ODOO_PATH / "odoo-bin"), "shell", "-c", str(CONF), "-d", db, "--no-http"]
+    cmd += ["--max-cron-threads=0", f"--logfile={log}"]
+    proc = subprocess.run(cmd, cwd=ROOT, input=code, capture_output=True, text=True, check=False)
+    return proc.stdout
+
+
 def log_problems(lines, where):
     bad = [line for line in lines if (m := LOG_LINE.match(line)) and m["level"] in ("ERROR", "CRITICAL")]
     for line in bad[:20]:
@@ -236,6 +247,67 @@ def main():
 
     if wanted("odoo"):
         phases.run("odoo", odoo_tests)
+
+    # -- the starter policy on a database without demo data, and across an upgrade -----------
+    def nodemo():
+        """Install the four addons into a new database without demo data, run the starter policy's
+        tests there, then tune a threshold as an administrator would, upgrade the addons (-u) and check
+        that the tuning survived (the policy is noupdate data)."""
+        db = f"{PREFIX}_nodemo"
+        drop_db(db)
+        rc, lines = odoo(
+            db,
+            [
+                "-i",
+                ",".join(FULL_DEPS + ADDONS),
+                "--without-demo=all",
+                "--test-enable",
+                "--test-tags=distribution_starter",
+            ],
+            "nodemo",
+        )
+        phases.problems += log_problems(lines, "install without demo")
+        reports = [r for r in (REPORT.search(line) for line in lines) if r]
+        if rc or not reports:
+            phases.problems.append(f"install without demo: odoo-bin exited {rc}, test report: {bool(reports)}")
+            return
+        failed, errors, run = (int(x) for x in reports[-1].groups())
+        if not run:
+            phases.problems.append("install without demo: the starter policy tests did not run")
+        counts["failed"] += failed + errors
+        counts["passed"] += run - failed - errors
+        detail.append(f"nodemo: {run} run, {failed} failed, {errors} errors")
+        tuned = odoo_shell(
+            db,
+            "rule = env.ref('distribution_approvals.starter_rule_discount_approval')\n"
+            "rule.discount_ceiling_pct = 12.5\n"
+            "env.ref('distribution_orchestration.starter_sla_priority').target_hours = 30\n"
+            "env.cr.commit()\n"
+            "print('DEMO', env.ref('base.module_distribution_approvals').demo)\n",
+            "nodemo-tune",
+        )
+        rc, lines = odoo(db, ["-u", ",".join(ADDONS)], "nodemo-upgrade")
+        phases.problems += log_problems(lines, "upgrade without demo")
+        after = odoo_shell(
+            db,
+            "print('KEPT', env.ref('distribution_approvals.starter_rule_discount_approval').discount_ceiling_pct,"
+            " env.ref('distribution_orchestration.starter_sla_priority').target_hours)\n",
+            "nodemo-after",
+        )
+        kept = "KEPT 12.5 30.0" in after
+        no_demo = "DEMO False" in tuned
+        print(f"  upgrade kept the tuned thresholds: {kept}; database without demo: {no_demo}")
+        if rc or not kept or not no_demo:
+            counts["failed"] += 1
+            phases.problems.append(
+                f"upgrade without demo: rc {rc}, tuned thresholds kept: {kept}, no demo data: {no_demo}"
+            )
+        else:
+            counts["passed"] += 1
+        drop_db(db)
+
+    if wanted("nodemo"):
+        phases.run("nodemo", nodemo)
 
     # -- root tests ---------------------------------------------------------------------
     def pytest():

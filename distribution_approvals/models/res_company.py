@@ -4,7 +4,9 @@ from odoo import models
 # The governance settings of the approval gates: a change of one of them enters the audit trail.
 AUDITED_SETTINGS = (
     "distribution_purchase_approval_amount",
+    "distribution_inventory_approval",
     "distribution_inventory_approval_amount",
+    "distribution_scrap_approval",
     "distribution_scrap_approval_amount",
     "distribution_approval_split_window_hours",
 )
@@ -24,18 +26,29 @@ class ResCompany(models.Model):
         help="Purchase orders over this amount (company currency) are confirmed only once approved; so is an "
         "order that takes the vendor's unapproved purchases of the split window over it. 0: off.",
     )
+    # Inventory and scrap approvals ship switched off with their threshold filled in (the starter policy):
+    # counting and scrapping are daily work that an installation must not stop on day one.
+    distribution_inventory_approval = fields.Boolean(
+        "Approve Inventory Adjustments",
+        help="Inventory counts whose value change is over the threshold below apply only once approved.",
+    )
     distribution_inventory_approval_amount = fields.Monetary(
         "Inventory Adjustment Approval Threshold",
         currency_field="currency_id",
+        default=2500.0,
         help="Inventory counts whose value change (|counted - on hand| x cost, summed over what is applied at "
         "once, or per product and location over the split window) is over this amount apply only once "
         "approved. 0: off.",
     )
+    distribution_scrap_approval = fields.Boolean(
+        "Approve Scraps", help="Scraps worth more than the threshold below are done only once approved."
+    )
     distribution_scrap_approval_amount = fields.Monetary(
         "Scrap Approval Threshold",
         currency_field="currency_id",
+        default=1000.0,
         help="Scraps worth more than this (quantity x cost, alone or summed per product and location over the "
-        "split window) are done only once approved. 0: off.",
+        "split window) are done only once approved, when scrap approvals are on.",
     )
     distribution_approval_split_window_hours = fields.Integer(
         "Approval Split Window (hours)",

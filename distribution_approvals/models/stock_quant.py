@@ -205,7 +205,7 @@ class StockQuant(models.Model):
         gated = self.browse()
         for company, company_quants in by_company.items():
             threshold = company.distribution_inventory_approval_amount
-            if not threshold:
+            if not company.distribution_inventory_approval or not threshold:
                 continue
             currency = company.currency_id
             value = company_quants._distribution_value_change(company)

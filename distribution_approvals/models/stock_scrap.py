@@ -175,7 +175,11 @@ class StockScrap(models.Model):
         self.ensure_one()
         threshold = self.company_id.distribution_scrap_approval_amount
         currency = self.company_id.currency_id
-        return bool(threshold) and currency.compare_amounts(self.distribution_value + window, threshold) > 0
+        return (
+            self.company_id.distribution_scrap_approval
+            and bool(threshold)
+            and currency.compare_amounts(self.distribution_value + window, threshold) > 0
+        )
 
     def _distribution_payload(self):
         """What a request approves: the scrap as it is now."""

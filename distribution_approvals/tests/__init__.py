@@ -18,5 +18,6 @@ from . import test_query_counts
 from . import test_quorum
 from . import test_request_flow
 from . import test_security
+from . import test_starter_policy
 from . import test_tour
 from . import test_vendor_bank

@@ -1,5 +1,6 @@
 from odoo import Command
 from odoo.addons.distribution_observability.tests.rpc import JsonRpcMixin
+from odoo.addons.distribution_orchestration.tests.common import isolate_from_shipped_policy
 from odoo.tests import new_test_user
 from odoo.tests.common import HttpCase
 from odoo.tests.common import TransactionCase
@@ -16,6 +17,7 @@ class ApprovalFixtures:
         super().setUpClass()
         cls.env = cls.env(context=dict(cls.env.context, tracking_disable=True))
         cls.company = cls.env.company
+        isolate_from_shipped_policy(cls.env)
         cls.requester = new_test_user(cls.env, "apr_requester", groups="sales_team.group_sale_salesman")
         cls.approver_1 = new_test_user(cls.env, "apr_approver_1", groups=f"{APPROVER},sales_team.group_sale_salesman")
         cls.approver_2 = new_test_user(cls.env, "apr_approver_2", groups=f"{APPROVER},sales_team.group_sale_salesman")

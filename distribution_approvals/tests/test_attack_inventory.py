@@ -27,7 +27,11 @@ class TestAttackInventory(GateAttackCase):
         )
         cls.Quant._update_available_quantity(cls.decoy, cls.stock, 5.0)
         cls.company.write(
-            {"distribution_inventory_approval_amount": 500.0, "distribution_approval_split_window_hours": 24}
+            {
+                "distribution_inventory_approval": True,
+                "distribution_inventory_approval_amount": 500.0,
+                "distribution_approval_split_window_hours": 24,
+            }
         )
 
     def setUp(self):

@@ -19,7 +19,13 @@ class TestAttackScrap(GateAttackCase):
         cls.shelf = cls.env["stock.location"].create({"name": "Gate Shelf", "location_id": cls.stock.id})
         cls.Quant = cls.env["stock.quant"]
         cls.Quant._update_available_quantity(cls.product, cls.stock, 10.0)
-        cls.company.write({"distribution_scrap_approval_amount": 500.0, "distribution_approval_split_window_hours": 24})
+        cls.company.write(
+            {
+                "distribution_scrap_approval": True,
+                "distribution_scrap_approval_amount": 500.0,
+                "distribution_approval_split_window_hours": 24,
+            }
+        )
 
     def setUp(self):
         super().setUp()

@@ -18,7 +18,12 @@ class InventoryCase(ApprovalCase):
         cls.Quant = cls.env["stock.quant"]
         cls.Quant._update_available_quantity(cls.product, cls.stock, 10.0)
         cls.company.write(
-            {"distribution_inventory_approval_amount": 500.0, "distribution_scrap_approval_amount": 500.0}
+            {
+                "distribution_inventory_approval": True,
+                "distribution_inventory_approval_amount": 500.0,
+                "distribution_scrap_approval": True,
+                "distribution_scrap_approval_amount": 500.0,
+            }
         )
 
     def _decide(self, request, user, decision, comment):

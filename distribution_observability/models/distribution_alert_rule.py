@@ -30,8 +30,19 @@ class DistributionAlertRule(models.Model):
 
     name = fields.Char(required=True, translate=True)
     active = fields.Boolean(default=True)
+    description = fields.Text(translate=True, help="What the rule watches and why, for whoever tunes it.")
     metric = fields.Selection(METRICS, required=True, default="workflow_failure_rate")
-    workflow_id = fields.Many2one("distribution.workflow", ondelete="cascade")
+    workflow_id = fields.Many2one(
+        "distribution.workflow",
+        ondelete="cascade",
+        help="Workflow metrics: the workflow watched. Empty: every workflow, the worst one counts.",
+    )
+    min_runs = fields.Integer(
+        "Minimum Runs",
+        default=1,
+        help="Workflow failure rate: only a workflow with at least this many finished runs in the window "
+        "counts, so that one failure out of one run does not page anyone.",
+    )
     queue_id = fields.Many2one("distribution.queue.monitor", ondelete="cascade")
     cron_id = fields.Many2one("ir.cron", "Scheduled Action", ondelete="cascade")
     threshold = fields.Float(
@@ -73,9 +84,8 @@ class DistributionAlertRule(models.Model):
     @api.constrains("metric", "workflow_id", "queue_id", "cron_id")
     def _check_subject(self):
         for rule in self:
-            needed = {"workflow": rule.workflow_id, "queue": rule.queue_id, "cron": rule.cron_id}[
-                rule.metric.split("_")[0]
-            ]
+            # A workflow rule without a workflow watches them all.
+            needed = {"workflow": True, "queue": rule.queue_id, "cron": rule.cron_id}[rule.metric.split("_")[0]]
             if not needed:
                 raise ValidationError(
                     self.env._(
@@ -96,8 +106,14 @@ class DistributionAlertRule(models.Model):
             return value, (not cron.active) or alerting.breached(value, self.threshold)
         if self.metric.startswith("workflow_"):
             runs = self.env["distribution.workflow.run"].with_context(allowed_company_ids=self.company_id.ids)
-            figures = runs._kpis(self.window, workflow_ids=self.workflow_id.ids).get(self.workflow_id.id, {})
-            value = figures.get("failure_rate") if self.metric == "workflow_failure_rate" else figures.get("failed", 0)
+            kpis = runs._kpis(self.window, workflow_ids=self.workflow_id.ids if self.workflow_id else None)
+            values = [
+                figures.get("failure_rate") if self.metric == "workflow_failure_rate" else figures.get("failed", 0)
+                for figures in kpis.values()
+                if self.metric != "workflow_failure_rate"
+                or figures["success"] + figures["failed"] >= max(self.min_runs, 1)
+            ]
+            value = max((v for v in values if v is not None), default=None)
             return value, alerting.breached(value, self.threshold)
         queue = self.queue_id.with_context(allowed_company_ids=self.company_id.ids)
         figures = queue._figures()
@@ -162,7 +178,9 @@ class DistributionAlertRule(models.Model):
 
     def _message(self, value):
         self.ensure_one()
-        subject = self.workflow_id.name or self.queue_id.name or self.cron_id.name or ""
+        subject = self.workflow_id.name or self.queue_id.name or self.cron_id.name
+        if not subject and self.metric.startswith("workflow_"):
+            subject = self.env._("worst workflow")
         return Markup("<b>%s</b> (%s): %s = %s, threshold %s") % (
             self.name,
             dict(self._fields["severity"].selection)[self.severity],

@@ -107,7 +107,18 @@ class DistributionQueueMonitor(models.Model):
             )
 
     def _get_domain(self):
-        return safe_eval(self.domain or "[]", {"uid": self.env.uid, "context_today": fields.Date.context_today})
+        """The queue's domain, evaluated with ``uid``, ``context_today``, ``now`` (UTC) and ``timedelta``,
+        so that a queue may count what is overdue (``[('deadline', '<', now)]``) or recent
+        (``[('create_date', '>=', now - timedelta(hours=1))]``)."""
+        return safe_eval(
+            self.domain or "[]",
+            {
+                "uid": self.env.uid,
+                "context_today": fields.Date.context_today,
+                "now": fields.Datetime.now(),
+                "timedelta": timedelta,
+            },
+        )
 
     def _figures(self):
         """Backlog, oldest item date and cumulative counts of items newer than 1/4/24 hours,

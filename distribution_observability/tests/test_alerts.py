@@ -147,6 +147,36 @@ class TestAlerts(ObservabilityCase):
         self.assertEqual(run.state, "success")
         self.assertGreaterEqual(run.record_count, 1)
 
+    def test_rule_without_workflow_watches_the_worst_workflow_with_enough_runs(self):
+        other = self.env["distribution.workflow"].create({"code": "test_other_flow", "name": "Other flow"})
+        # A company of its own: the runs of every workflow count, only those of this test.
+        company = self.env["res.company"].create({"name": "Alerting Co"})
+        rule = self.env["distribution.alert.rule"].create(
+            {
+                "name": "Any flow failing",
+                "company_id": company.id,
+                "metric": "workflow_failure_rate",
+                "threshold": 20.0,
+                "min_runs": 5,
+                "window": "1h",
+                "channel_id": self.channel.id,
+            }
+        )
+        # Other flow: 2 failures in 2 runs (100%), but under the minimum of 5 runs: it does not count.
+        self._runs(
+            [("failed", 0.1, 10, "technical"), ("failed", 0.2, 10, "technical")], workflow=other, company=company
+        )
+        # Test flow: 1 failure in 5 runs (20%), at the threshold.
+        self._runs([("success", 0.1, 5)] * 4 + [("failed", 0.3, 10, "business")], company=company)
+        rule._evaluate()
+        incident = self.env["distribution.alert.incident"].search([("rule_id", "=", rule.id)])
+        self.assertEqual(len(incident), 1)
+        self.assertEqual(incident.value, 20.0, "the worst workflow with enough runs is the test flow, at 20%")
+        self.assertTrue(self.channel.message_ids.filtered(lambda m: "Any flow failing" in (m.body or "")))
+        rule.min_runs = 6
+        rule._evaluate()
+        self.assertEqual(incident.state, "resolved", "no workflow has 6 runs: nothing counts any more")
+
     def test_rule_needs_its_subject(self):
         with self.assertRaisesRegex(ValidationError, "choose the queue"):
             self.env["distribution.alert.rule"].create({"name": "No queue", "metric": "queue_backlog"})

@@ -36,6 +36,7 @@ class DistributionValidationRule(models.Model):
     _order = "sequence, id"
 
     name = fields.Char(required=True, translate=True)
+    description = fields.Text(translate=True, help="What the rule checks and why, for whoever tunes it.")
     sequence = fields.Integer(default=10)
     active = fields.Boolean(default=True)
     company_id = fields.Many2one("res.company", required=True, default=lambda self: self.env.company, index=True)

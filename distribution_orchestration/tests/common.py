@@ -8,6 +8,15 @@ from odoo.tests.common import HttpCase
 from odoo.tests.common import TransactionCase
 
 
+def isolate_from_shipped_policy(env):
+    """Switch off the validation and approval rules shipped as data (the starter policy, and the demo's):
+    each test builds the policy it tests. The shipped policy has tests of its own
+    (distribution_approvals/tests/test_starter_policy.py)."""
+    env["distribution.validation.rule"].search([]).action_archive()
+    if "distribution.approval.rule" in env:
+        env["distribution.approval.rule"].search([]).action_archive()
+
+
 class OrchestrationFixtures:
     """Two warehouses, storable products with cost and price, a customer with a credit limit, and
     users of each role. Orders are built with ``_order``; rules with ``_rule``."""
@@ -17,6 +26,7 @@ class OrchestrationFixtures:
         super().setUpClass()
         cls.env = cls.env(context=dict(cls.env.context, tracking_disable=True))
         cls.company = cls.env.company
+        isolate_from_shipped_policy(cls.env)
         cls.company.account_use_credit_limit = True
         cls.salesman = new_test_user(cls.env, "orch_salesman", groups="sales_team.group_sale_salesman")
         cls.dist_user = new_test_user(

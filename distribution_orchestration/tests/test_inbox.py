@@ -13,6 +13,7 @@ from odoo.tools import mute_logger
 
 from ..controllers import webhook
 from ..services import signature
+from .common import isolate_from_shipped_policy
 
 WEBHOOK_LOGGER = "odoo.addons.distribution_orchestration.controllers.webhook"
 EVENT_LOGGER = "odoo.addons.distribution_orchestration.models.distribution_inbound_event"
@@ -36,6 +37,7 @@ class TestInbox(HttpCase):
         super().setUpClass()
         cls.env = cls.env(context=dict(cls.env.context, tracking_disable=True))
         cls.company = cls.env.company
+        isolate_from_shipped_policy(cls.env)
         Endpoint = cls.env["distribution.inbound.endpoint"]
         cls.carrier = Endpoint.create(
             {"name": "Carrier", "code": "test-carrier", "handler": "carrier_status", "secret": "carrier-secret-Zq81"}
