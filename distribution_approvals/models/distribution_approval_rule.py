@@ -39,11 +39,18 @@ class DistributionApprovalRule(models.Model):
     company_id = fields.Many2one("res.company", required=True, default=lambda self: self.env.company, index=True)
     currency_id = fields.Many2one(related="company_id.currency_id")
     request_type = fields.Selection(REQUEST_TYPES, required=True, default="discount", index=True)
+    # Bounds, not quantities: never summed in a grouped list.
     amount_min = fields.Monetary(
-        "Amount From", currency_field="currency_id", help="Included, in the company currency; 0: no minimum."
+        "Amount From",
+        currency_field="currency_id",
+        aggregator=False,
+        help="Included, in the company currency; 0: no minimum.",
     )
     amount_max = fields.Monetary(
-        "Amount To", currency_field="currency_id", help="Excluded, in the company currency; 0: no maximum."
+        "Amount To",
+        currency_field="currency_id",
+        aggregator=False,
+        help="Excluded, in the company currency; 0: no maximum.",
     )
     product_category_ids = fields.Many2many(
         "product.category", string="Product Categories", help="Only documents with a product of these categories."
@@ -58,6 +65,7 @@ class DistributionApprovalRule(models.Model):
     auto_approve_below = fields.Monetary(
         "Auto-approve Below",
         currency_field="currency_id",
+        aggregator=False,
         help="Requests under this amount are approved at once, and recorded like the others. 0: never.",
     )
     four_eyes = fields.Boolean(default=True, help="One person may approve at most one tier of a request.")
