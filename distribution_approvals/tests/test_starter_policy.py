@@ -170,3 +170,24 @@ class TestStarterPolicy(TransactionCase):
         self.assertEqual(tier.tier_id, self.env.ref("distribution_approvals.starter_approval_vendor_change_tier"))
         self.assertIn(self.manager, tier.approver_ids, "the Distribution Managers decide")
         self.assertNotIn(self.clerk, tier.approver_ids)
+
+    def test_a_new_company_starts_with_the_policy_as_the_main_company_has_it(self):
+        ref = self.env.ref
+        ref("distribution_approvals.starter_rule_discount_approval").discount_ceiling_pct = 12.0
+        ref("distribution_orchestration.starter_rule_date_feasibility").active = False
+        # Made by a Distribution Manager, who is given access to it (Odoo adds the creator): the manager
+        # tiers of the matrix have an approver there.
+        self.manager.groups_id |= ref("base.group_erp_manager")
+        company = self.env["res.company"].with_user(self.manager).create({"name": "Starter Second Co"})
+        rules = (
+            self.env["distribution.validation.rule"]
+            .with_context(active_test=False)
+            .search([("company_id", "=", company.id)])
+        )
+        self.assertEqual(sorted(rules.mapped("rule_type")), ["credit_limit", "discount_ceiling", "stock_availability"])
+        self.assertEqual(rules.filtered(lambda r: r.rule_type == "discount_ceiling").discount_ceiling_pct, 12.0)
+        matrix = self.env["distribution.approval.rule"].search([("company_id", "=", company.id)])
+        self.assertIn("vendor_change", matrix.mapped("request_type"))
+        self.assertEqual(matrix.filtered(lambda r: r.request_type == "vendor_change").tier_ids.group_id, ref(MANAGER))
+        alerts = self.env["distribution.alert.rule"].search([("company_id", "=", company.id)])
+        self.assertEqual(len(alerts), 5)

@@ -4,4 +4,5 @@ from . import distribution_metric_snapshot
 from . import distribution_queue_monitor
 from . import distribution_workflow
 from . import distribution_workflow_run
+from . import res_company
 from . import res_config_settings

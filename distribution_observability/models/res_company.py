@@ -1,0 +1,55 @@
+import logging
+
+from odoo import api
+from odoo import models
+from odoo.exceptions import UserError
+
+_logger = logging.getLogger(__name__)
+
+
+class ResCompany(models.Model):
+    """A new company starts with the starter policy, as the main company has it now."""
+
+    _inherit = "res.company"
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        companies = super().create(vals_list)
+        companies._distribution_copy_starter_policy()
+        return companies
+
+    def _distribution_copy_starter_policy(self):
+        """Copy into these companies the records of the starter policy (data of the Distribution addons
+        named ``starter_*`` that belong to a company: validation, approval and alert rules), as the main
+        company has them now: a rule switched off there is not copied, a tuned threshold is copied tuned.
+        A record that cannot hold in the new company (an approval tier whose group has no member there
+        yet) is left out and logged: the company's approval matrix then shows what to add."""
+        main = self.env.ref("base.main_company", raise_if_not_found=False)
+        # sudo: the starter policy is copied by the system when a company is made, whoever makes it (an
+        # administrator without a Distribution role creates companies too).
+        data = (
+            self.env["ir.model.data"]
+            .sudo()
+            .search([("module", "=like", "distribution\\_%"), ("name", "=like", "starter\\_%")], order="id")
+        )
+        targets = self - main
+        if not main or not targets:
+            return
+        for item in data:
+            if item.model not in self.env:
+                continue
+            Model = self.env[item.model].sudo()
+            field = Model._fields.get("company_id")
+            if not field or not field.store or field.related:
+                continue
+            record = Model.browse(item.res_id).exists()
+            if not record or record.company_id != main or ("active" in record._fields and not record.active):
+                continue
+            for company in targets:
+                try:
+                    with self.env.cr.savepoint():
+                        record.copy({"company_id": company.id})
+                except UserError as exc:  # a record that cannot hold in the new company does not stop the others
+                    _logger.info(
+                        "Starter policy: %s not copied into company %s: %s", item.complete_name, company.id, exc
+                    )
