@@ -11,6 +11,7 @@
     "depends": [
         "distribution_orchestration",
     ],
+    "post_init_hook": "post_init_hook",
     "data": [
         "security/distribution_approvals_security.xml",
         "security/ir.model.access.csv",

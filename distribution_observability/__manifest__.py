@@ -13,6 +13,7 @@
         "mail",
         "web",
     ],
+    "post_init_hook": "post_init_hook",
     "data": [
         "security/distribution_observability_security.xml",
         "security/ir.model.access.csv",

@@ -15,6 +15,7 @@
         "base_automation",
     ],
     "external_dependencies": {"python": ["requests"]},
+    "post_init_hook": "post_init_hook",
     "data": [
         "security/distribution_orchestration_security.xml",
         "security/ir.model.access.csv",

@@ -18,19 +18,20 @@ class ResCompany(models.Model):
         companies._distribution_copy_starter_policy()
         return companies
 
-    def _distribution_copy_starter_policy(self):
+    def _distribution_copy_starter_policy(self, module=None):
         """Copy into these companies the records of the starter policy (data of the Distribution addons
         named ``starter_*`` that belong to a company: validation, approval and alert rules), as the main
         company has them now: a rule switched off there is not copied, a tuned threshold is copied tuned.
         A record that cannot hold in the new company (an approval tier whose group has no member there
-        yet) is left out and logged: the company's approval matrix then shows what to add."""
+        yet) is left out and logged: the company's approval matrix then shows what to add. ``module``: only
+        the starter records of that addon (its install hook copies them into the companies already there)."""
         main = self.env.ref("base.main_company", raise_if_not_found=False)
         # sudo: the starter policy is copied by the system when a company is made, whoever makes it (an
         # administrator without a Distribution role creates companies too).
         data = (
             self.env["ir.model.data"]
             .sudo()
-            .search([("module", "=like", "distribution\\_%"), ("name", "=like", "starter\\_%")], order="id")
+            .search([("module", "=like", module or "distribution\\_%"), ("name", "=like", "starter\\_%")], order="id")
         )
         targets = self - main
         if not main or not targets:
