@@ -186,6 +186,7 @@ class TestStarterPolicy(TransactionCase):
         )
         self.assertEqual(sorted(rules.mapped("rule_type")), ["credit_limit", "discount_ceiling", "stock_availability"])
         self.assertEqual(rules.filtered(lambda r: r.rule_type == "discount_ceiling").discount_ceiling_pct, 12.0)
+        self.assertEqual(rules.create_uid, ref("base.user_root"), "the copies are the system's, not the manager's")
         matrix = self.env["distribution.approval.rule"].search([("company_id", "=", company.id)])
         self.assertIn("vendor_change", matrix.mapped("request_type"))
         self.assertEqual(matrix.filtered(lambda r: r.request_type == "vendor_change").tier_ids.group_id, ref(MANAGER))

@@ -1,5 +1,6 @@
 import logging
 
+from odoo import SUPERUSER_ID
 from odoo import api
 from odoo import models
 from odoo.exceptions import UserError
@@ -26,20 +27,21 @@ class ResCompany(models.Model):
         yet) is left out and logged: the company's approval matrix then shows what to add. ``module``: only
         the starter records of that addon (its install hook copies them into the companies already there)."""
         main = self.env.ref("base.main_company", raise_if_not_found=False)
-        # sudo: the starter policy is copied by the system when a company is made, whoever makes it (an
-        # administrator without a Distribution role creates companies too).
-        data = (
-            self.env["ir.model.data"]
-            .sudo()
-            .search([("module", "=like", module or "distribution\\_%"), ("name", "=like", "starter\\_%")], order="id")
+        # As the superuser: the starter policy is copied by the system when a company is made, whoever
+        # makes it (an administrator without a Distribution role creates companies too), and the copies
+        # are the system's, like the shipped records (no person "changed" them: the getting-started
+        # checklist reads that from their authors).
+        env = self.env(user=SUPERUSER_ID, su=True)
+        data = env["ir.model.data"].search(
+            [("module", "=like", module or "distribution\\_%"), ("name", "=like", "starter\\_%")], order="id"
         )
         targets = self - main
         if not main or not targets:
             return
         for item in data:
-            if item.model not in self.env:
+            if item.model not in env:
                 continue
-            Model = self.env[item.model].sudo()
+            Model = env[item.model]
             field = Model._fields.get("company_id")
             if not field or not field.store or field.related:
                 continue
@@ -48,7 +50,7 @@ class ResCompany(models.Model):
                 continue
             for company in targets:
                 try:
-                    with self.env.cr.savepoint():
+                    with env.cr.savepoint():
                         record.copy({"company_id": company.id})
                 except UserError as exc:  # a record that cannot hold in the new company does not stop the others
                     _logger.info(
