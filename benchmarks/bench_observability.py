@@ -403,7 +403,7 @@ def bench_dashboard(env, sizes, company_id):
             [
                 f"{size:,}",
                 f"{total:,}",
-                f"{data['tiles']['runs_24h']:,}",
+                f"{data['tiles']['runs']:,}",
                 f"{sum(data['chart']['runs']):,}",
                 f"{naive['runs_24h']:,}",
                 fmt(dash_ms, 1),

@@ -12,6 +12,7 @@ from . import distribution_audit_entry
 from . import distribution_exception
 from . import distribution_exception_route
 from . import distribution_inbound_endpoint
+from . import distribution_onboarding
 from . import distribution_outbound_endpoint
 from . import distribution_validation_check
 from . import distribution_validation_rule

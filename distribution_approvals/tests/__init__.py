@@ -12,12 +12,14 @@ from . import test_forms
 from . import test_inventory_approval
 from . import test_link
 from . import test_matrix
+from . import test_onboarding
 from . import test_order_approval
 from . import test_purchase_approval
 from . import test_query_counts
 from . import test_quorum
 from . import test_request_flow
 from . import test_security
+from . import test_settings
 from . import test_starter_policy
 from . import test_tour
 from . import test_vendor_bank

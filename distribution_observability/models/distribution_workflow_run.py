@@ -17,6 +17,7 @@ from odoo.exceptions import UserError
 from odoo.exceptions import ValidationError
 from odoo.tools import SQL
 
+from ..services import dashboard
 from ..services import health
 from .distribution_workflow import WINDOWS
 
@@ -285,10 +286,10 @@ class DistributionWorkflowRun(models.Model):
         return self.env.companies.ids
 
     @api.model
-    def _kpis(self, window="24h", workflow_ids=None):
-        """Per workflow over a window: runs, success/failure counts, success rate, retries,
-        business and technical failures, p50/p95 duration. One grouped query."""
-        since = fields.Datetime.now() - timedelta(hours=WINDOWS[window])
+    def _kpis(self, window="24h", workflow_ids=None, since=None):
+        """Per workflow over a window (or since a given time): runs, success/failure counts, success
+        rate, retries, business and technical failures, p50/p95 duration. One grouped query."""
+        since = since or fields.Datetime.now() - timedelta(hours=WINDOWS[window])
         # Raw SQL: percentiles are not available through _read_group.
         query = SQL(
             """
@@ -323,10 +324,28 @@ class DistributionWorkflowRun(models.Model):
         return result
 
     @api.model
-    def get_dashboard_data(self):
-        """Everything the dashboard shows, from grouped reads over the companies of the context."""
+    def get_dashboard_data(self, period=dashboard.DEFAULT_PERIOD):
+        """Everything the dashboard shows for a period ('1h', '24h' or '7d'), from grouped reads over the
+        companies of the context: tiles, chart, workflow table (runs since the start of the chart's first
+        slot, see services/dashboard), the health of each workflow (its failure rate over the last hour,
+        whatever the period), queues, and the getting-started checklist of the current company."""
+        try:
+            spec = dashboard.get_period(period)
+        except ValueError:
+            raise UserError(
+                self.env._(
+                    "The dashboard has no period %(period)s: choose one of %(periods)s.",
+                    period=str(period)[:20],
+                    periods=", ".join(dashboard.PERIODS),
+                )
+            ) from None
+        self.check_access("read")  # the figures below are read with SQL, which checks no access right
         now = fields.Datetime.now()
-        kpis = self._kpis("24h")
+        # Days are cut at the user's midnight (the web client sends its time zone in the context).
+        tz = (self.env.context.get("tz") or self.env.user.tz or "UTC") if spec.granularity == "day" else "UTC"
+        slots = dashboard.slot_starts(spec, now, tz)
+        since = slots[0]
+        kpis = self._kpis(since=since)
         kpis_1h = self._kpis("1h")
         workflows = []
         for workflow in self.env["distribution.workflow"].search([]):
@@ -351,20 +370,7 @@ class DistributionWorkflowRun(models.Model):
                     ),
                 }
             )
-        # 24 hourly slots, the current one included; grouped in UTC whatever the user's time zone (the
-        # client shows the labels in local time).
-        first_slot = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=23)
-        hours = [fields.Datetime.to_string(first_slot + timedelta(hours=offset)) for offset in range(24)]
-        per_hour = {}
-        for hour, state, count in self.with_context(tz="UTC")._read_group(
-            [("started_at", ">=", first_slot), ("parent_id", "=", False), ("company_id", "in", self._company_ids())],
-            ["started_at:hour", "state"],
-            ["__count"],
-        ):
-            slot = per_hour.setdefault(fields.Datetime.to_string(hour), {"runs": 0, "failures": 0})
-            slot["runs"] += count
-            if state == "failed":
-                slot["failures"] += count
+        per_slot = self._dashboard_slot_counts(slots)
         alerts = dict(
             self.env["distribution.alert.incident"]._read_group([("state", "=", "open")], ["severity"], ["__count"])
         )
@@ -374,22 +380,52 @@ class DistributionWorkflowRun(models.Model):
         success = sum(f["success"] for f in kpis.values())
         return {
             "generated_at": fields.Datetime.to_string(now),
+            "period": spec.key,
+            "since": fields.Datetime.to_string(since),
             "tiles": {
-                "runs_24h": runs,
-                "success_rate_24h": round(100.0 * success / finished, 2) if finished else None,
-                "business_failures_24h": sum(f["business"] for f in kpis.values()),
-                "technical_failures_24h": sum(f["technical"] for f in kpis.values()),
+                "runs": runs,
+                "success_rate": round(100.0 * success / finished, 2) if finished else None,
+                "business_failures": sum(f["business"] for f in kpis.values()),
+                "technical_failures": sum(f["technical"] for f in kpis.values()),
                 "open_alerts": sum(alerts.values()),
                 "open_critical_alerts": alerts.get("critical", 0),
             },
             "chart": {
-                "labels": [hour[11:16] for hour in hours],
-                "runs": [per_hour.get(hour, {}).get("runs", 0) for hour in hours],
-                "failures": [per_hour.get(hour, {}).get("failures", 0) for hour in hours],
+                # Slot starts in UTC: the client labels them in the user's time zone.
+                "granularity": spec.granularity,
+                "slots": [fields.Datetime.to_string(start) for start in slots],
+                "days": dashboard.local_dates(slots, tz) if spec.granularity == "day" else [],
+                "runs": [per_slot.get(index, (0, 0))[0] for index in range(len(slots))],
+                "failures": [per_slot.get(index, (0, 0))[1] for index in range(len(slots))],
             },
             "workflows": workflows,
             "queues": self.env["distribution.queue.monitor"].search([])._summary(),
+            "checklist": self.env["distribution.onboarding"]._get_checklist(),
         }
+
+    @api.model
+    def _dashboard_slot_counts(self, slots):
+        """{slot index: (runs, failed runs)} of the top-level runs started since ``slots[0]`` in the
+        companies of the context, ``slots`` being the sorted starts of the chart's slots (UTC)."""
+        self.flush_model(["started_at", "state", "parent_id", "company_id"])
+        # Raw SQL: slots of five minutes, or days of the user's time zone, are no _read_group granularity;
+        # width_bucket() puts each run in its slot (1 for the first) in the same statement.
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT width_bucket(started_at, %s::timestamp[]) AS slot,
+                       count(*),
+                       count(*) FILTER (WHERE state = 'failed')
+                  FROM distribution_workflow_run
+                 WHERE started_at >= %s AND company_id IN %s AND parent_id IS NULL
+              GROUP BY 1
+                """,
+                list(slots),
+                slots[0],
+                tuple(self._company_ids()) or (0,),
+            )
+        )
+        return {slot - 1: (runs, failures) for slot, runs, failures in self.env.cr.fetchall()}
 
     @api.model
     def _distribution_crons(self):

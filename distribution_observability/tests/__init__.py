@@ -3,8 +3,10 @@ from . import test_attack_monitors
 from . import test_attack_runs
 from . import test_dashboard
 from . import test_endpoints
+from . import test_onboarding
 from . import test_queue_monitor
 from . import test_retention
 from . import test_security
+from . import test_settings
 from . import test_snapshots
 from . import test_tracking

@@ -5,6 +5,7 @@ from . import distribution_inbound_endpoint
 from . import distribution_inbound_event
 from . import distribution_inbound_rejection
 from . import distribution_integration_reconciliation
+from . import distribution_onboarding
 from . import distribution_outbound_endpoint
 from . import distribution_outbound_event
 from . import distribution_sla_tier

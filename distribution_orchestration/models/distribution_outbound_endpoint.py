@@ -1,14 +1,18 @@
 import json
 import secrets
+import uuid
 
 from odoo import api
 from odoo import fields
 from odoo import models
 from odoo import tools
 from odoo.addons.distribution_observability.services import netguard
+from odoo.exceptions import AccessError
 from odoo.exceptions import ValidationError
 
 from ..services import signature
+from .distribution_outbound_event import WORKFLOW_CODE
+from .distribution_outbound_event import _utcnow
 
 MANAGER_GROUP = "distribution_observability.group_distribution_manager"
 # Headers the outbox sets itself: extra headers may not replace them.
@@ -25,6 +29,7 @@ RESERVED_HEADERS = frozenset(
     )
 )
 MAX_TIMEOUT = 120
+TEST_EVENT_TYPE = "endpoint.test"
 
 
 class DistributionOutboundEndpoint(models.Model):
@@ -173,3 +178,65 @@ class DistributionOutboundEndpoint(models.Model):
         """Replace the secret (the receiver must be given the new one)."""
         for endpoint in self:
             endpoint.secret = secrets.token_urlsafe(32)
+
+    def action_test_delivery(self):
+        """Send a signed test event (type ``endpoint.test``) to this endpoint now, through the outbox's own
+        delivery (signature, extra headers, address checks, the attempt recorded on the event and on the
+        outbox's run), and tell the user how it went. A delivered test event is what a delivered business
+        event is (it ticks "Connect an outbound endpoint" on the dashboard). A failed one is not retried: it
+        is closed as a discarded dead letter, and the endpoint is tested again once the receiver is fixed.
+        The user is waiting for the answer, so the attempt is made in their request, for at most the
+        endpoint's timeout, like the cron's with intermediate commits withheld (the event commits with the
+        request)."""
+        self.ensure_one()
+        if not self.env.user.has_group(MANAGER_GROUP):
+            raise AccessError(self.env._("Only Distribution managers test the delivery to an endpoint."))
+        event_id = str(uuid.uuid4())
+        occurred_at = _utcnow().strftime("%Y-%m-%dT%H:%M:%SZ")
+        data = {"test": True, "endpoint": self.name}
+        body = signature.envelope(event_id, TEST_EVENT_TYPE, occurred_at, self.company_id.name, data)
+        # sudo: the outbox is written as the system, as for every emitted event; 'sending' like a claimed event.
+        event = (
+            self.env["distribution.outbound.event"]
+            .sudo()
+            .create(
+                {
+                    "event_id": event_id,
+                    "event_type": TEST_EVENT_TYPE,
+                    "payload": body.decode(),
+                    "endpoint_id": self.id,
+                    "res_model": self._name,
+                    "res_id": self.id,
+                    "state": "sending",
+                    "sending_started_at": fields.Datetime.now(),
+                    "company_id": self.company_id.id,
+                }
+            )
+        )
+        with self.env["distribution.workflow.run"].track(WORKFLOW_CODE, event) as run:
+            event.with_context(distribution_outbox_no_commit=True)._outbox_deliver(run)
+        if event.state == "delivered":
+            return self._notify_test_delivery(
+                "success",
+                self.env._(
+                    "The test event reached %(name)s: HTTP %(status)s in %(latency)s ms.",
+                    name=self.name,
+                    status=event.last_status_code,
+                    latency=event.latency_ms,
+                ),
+            )
+        error = event.last_error or ""
+        if event.state != "dead":
+            event.write({"state": "dead", "next_attempt_at": False})
+        event._discard(self.env._("Test delivery: not retried."))
+        return self._notify_test_delivery(
+            "danger",
+            self.env._("The test event did not reach %(name)s: %(error)s", name=self.name, error=error),
+        )
+
+    def _notify_test_delivery(self, kind, message):
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {"type": kind, "message": message, "sticky": kind != "success"},
+        }

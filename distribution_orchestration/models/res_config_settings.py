@@ -13,7 +13,8 @@ NOTIFICATION_RULES = {
 
 class ResConfigSettings(models.TransientModel):
     """Customer notifications: each setting switches its shipped automation rule on or off (the rule stays
-    tunable in Automation Rules), and the list of the validation rules in force."""
+    tunable in Automation Rules); and what is in force, with links to it: the active validation rules of
+    the company, the SLA tiers, the active outbound endpoints of the company."""
 
     _inherit = "res.config.settings"
 
@@ -28,14 +29,22 @@ class ResConfigSettings(models.TransientModel):
         help="E-mail the customer when their delivery is done. Never sent when Odoo's own delivery "
         "confirmation e-mail (Inventory settings) is on: then Odoo's e-mail is the one the customer gets.",
     )
-    distribution_active_rule_count = fields.Integer(compute="_compute_distribution_active_rule_count")
+    # What is in force, with links to it (counts only: sudo, whatever the administrator's Distribution role).
+    distribution_active_rule_count = fields.Integer(compute="_compute_distribution_counts")
+    distribution_sla_tier_count = fields.Integer(compute="_compute_distribution_counts")
+    distribution_outbound_endpoint_count = fields.Integer(compute="_compute_distribution_counts")
 
     @api.depends("company_id")
-    def _compute_distribution_active_rule_count(self):
+    def _compute_distribution_counts(self):
+        Rule = self.env["distribution.validation.rule"].sudo()
+        Tier = self.env["distribution.sla.tier"].sudo()
+        Endpoint = self.env["distribution.outbound.endpoint"].sudo()
+        tiers = Tier.search_count([])  # SLA tiers are shared by the companies
         for settings in self:
-            settings.distribution_active_rule_count = self.env["distribution.validation.rule"].search_count(
-                [("company_id", "=", settings.company_id.id)]
-            )
+            company = [("company_id", "=", settings.company_id.id)]
+            settings.distribution_active_rule_count = Rule.search_count(company)
+            settings.distribution_sla_tier_count = tiers
+            settings.distribution_outbound_endpoint_count = Endpoint.search_count(company)
 
     @api.model
     def get_values(self):
@@ -52,8 +61,3 @@ class ResConfigSettings(models.TransientModel):
             if rule and rule.active != self[field_name]:
                 rule.active = self[field_name]
         return result
-
-    def action_distribution_open_validation_rules(self):
-        return self.env["ir.actions.act_window"]._for_xml_id(
-            "distribution_orchestration.distribution_validation_rule_action"
-        )

@@ -6,9 +6,12 @@ from . import test_dispatch
 from . import test_exceptions
 from . import test_inbox
 from . import test_notifications
+from . import test_onboarding
 from . import test_order_events
 from . import test_outbox
 from . import test_pipeline_cost
 from . import test_reconciliation
+from . import test_settings
 from . import test_stock_sourcing
+from . import test_tour
 from . import test_validation

@@ -1,15 +1,16 @@
-import { Component, onWillStart, onWillUnmount, useEffect, useRef, useState } from "@odoo/owl";
+import { Component, markup, onWillStart, onWillUnmount, useEffect, useRef, useState } from "@odoo/owl";
 import { loadBundle } from "@web/core/assets";
-import { serializeDateTime } from "@web/core/l10n/dates";
 import { _t } from "@web/core/l10n/translation";
 import { registry } from "@web/core/registry";
 import { useService } from "@web/core/utils/hooks";
+import { useSetupAction } from "@web/search/action_hook";
 import { Layout } from "@web/search/layout";
 import { standardActionServiceProps } from "@web/webclient/actions/action_service";
 
 const { DateTime } = luxon;
 
 const INCIDENT_ACTION = "distribution_observability.distribution_alert_incident_action";
+const DEFAULT_PERIOD = "24h";
 const LEVEL_CLASSES = {
     ok: "text-bg-success",
     warning: "text-bg-warning",
@@ -17,9 +18,11 @@ const LEVEL_CLASSES = {
 };
 
 /**
- * The Distribution dashboard: tiles, runs and failures per hour, workflow health and
- * queue backlogs, all from distribution.workflow.run.get_dashboard_data(); every tile and
- * row drills down to the records behind its figure.
+ * The Distribution dashboard: tiles, runs and failures over time, workflow health and queue
+ * backlogs for the period of the switch (last hour, 24 hours, 7 days), and the getting-started
+ * checklist while the company is setting up; all from
+ * distribution.workflow.run.get_dashboard_data(period). Every tile and row drills down to the
+ * records behind its figure, every checklist step opens the screen where it is done.
  */
 export class DistributionDashboard extends Component {
     static template = "distribution_observability.Dashboard";
@@ -31,7 +34,13 @@ export class DistributionDashboard extends Component {
         this.action = useService("action");
         this.canvasRef = useRef("chart");
         this.chart = null;
-        this.state = useState({ data: null, loading: false });
+        this.state = useState({
+            data: null,
+            loading: false,
+            period: this.props.state?.period || DEFAULT_PERIOD,
+        });
+        // Coming back through the breadcrumb shows the period that was chosen.
+        useSetupAction({ getLocalState: () => ({ period: this.state.period }) });
 
         onWillStart(async () => {
             await Promise.all([loadBundle("web.chartjs_lib"), this.loadData()]);
@@ -47,7 +56,9 @@ export class DistributionDashboard extends Component {
     async loadData() {
         this.state.loading = true;
         try {
-            this.state.data = await this.orm.call("distribution.workflow.run", "get_dashboard_data", []);
+            this.state.data = await this.orm.call("distribution.workflow.run", "get_dashboard_data", [], {
+                period: this.state.period,
+            });
         } finally {
             this.state.loading = false;
         }
@@ -55,6 +66,75 @@ export class DistributionDashboard extends Component {
 
     onRefresh() {
         return this.loadData();
+    }
+
+    get periods() {
+        return [
+            { key: "1h", label: _t("Last hour"), title: _t("Last hour, in slots of 5 minutes") },
+            { key: "24h", label: _t("24 hours"), title: _t("Last 24 hours, hour by hour") },
+            { key: "7d", label: _t("7 days"), title: _t("Last 7 days, day by day") },
+        ];
+    }
+
+    /** The period in words, for the chart's header. */
+    get periodLabel() {
+        const period = this.state.data?.period || this.state.period;
+        return (
+            {
+                "1h": _t("Last hour"),
+                "24h": _t("Last 24 hours"),
+                "7d": _t("Last 7 days"),
+            }[period] || period
+        );
+    }
+
+    /** The period inside a sentence, for the titles of the drill-down lists. */
+    get periodName() {
+        const period = this.state.data?.period || this.state.period;
+        return (
+            {
+                "1h": _t("last hour"),
+                "24h": _t("last 24 hours"),
+                "7d": _t("last 7 days"),
+            }[period] || period
+        );
+    }
+
+    get chartTitle() {
+        return (
+            {
+                minute: _t("Runs and failures per 5 minutes"),
+                hour: _t("Runs and failures per hour"),
+                day: _t("Runs and failures per day"),
+            }[this.state.data?.chart.granularity] || _t("Runs and failures")
+        );
+    }
+
+    onPeriod(period) {
+        if (period === this.state.period && this.state.data) {
+            return;
+        }
+        this.state.period = period;
+        return this.loadData();
+    }
+
+    // -- getting started -------------------------------------------------------------------
+    get checklist() {
+        return this.state.data?.checklist || [];
+    }
+
+    get checklistDone() {
+        return this.checklist.filter((step) => step.done).length;
+    }
+
+    /** The screen where a step is done; the step is ticked from the data, not from this click. */
+    async openStep(step) {
+        const action = await this.orm.call("distribution.onboarding", "action_open_step", [step.key]);
+        if (action.help) {
+            // The empty-list help of the action record is HTML, as /web/action/load would mark it.
+            action.help = markup(action.help);
+        }
+        return this.action.doAction(action);
     }
 
     get tiles() {
@@ -83,29 +163,29 @@ export class DistributionDashboard extends Component {
         const tiles = this.state.data.tiles;
         return [
             {
-                key: "runs_24h",
-                label: _t("Runs (24 h)"),
-                value: this.formatInt(tiles.runs_24h),
-                onClick: () => this.openRuns({ name: _t("Runs (24 h)") }),
+                key: "runs",
+                label: _t("Runs"),
+                value: this.formatInt(tiles.runs),
+                onClick: () => this.openRuns({ name: _t("Runs (%s)", this.periodName) }),
             },
             {
-                key: "success_rate_24h",
+                key: "success_rate",
                 label: _t("Success rate"),
-                value: this.formatPercent(tiles.success_rate_24h),
-                onClick: () => this.openRuns({ name: _t("Runs (24 h)") }),
+                value: this.formatPercent(tiles.success_rate),
+                onClick: () => this.openRuns({ name: _t("Runs (%s)", this.periodName) }),
             },
             {
-                key: "business_failures_24h",
+                key: "business_failures",
                 label: _t("Business failures"),
-                value: this.formatInt(tiles.business_failures_24h),
-                className: tiles.business_failures_24h ? "text-warning" : "",
+                value: this.formatInt(tiles.business_failures),
+                className: tiles.business_failures ? "text-warning" : "",
                 onClick: () => this.openFailures("business"),
             },
             {
-                key: "technical_failures_24h",
+                key: "technical_failures",
                 label: _t("Technical failures"),
-                value: this.formatInt(tiles.technical_failures_24h),
-                className: tiles.technical_failures_24h ? "text-danger" : "",
+                value: this.formatInt(tiles.technical_failures),
+                className: tiles.technical_failures ? "text-danger" : "",
                 onClick: () => this.openFailures("technical"),
             },
             {
@@ -175,17 +255,26 @@ export class DistributionDashboard extends Component {
     }
 
     // -- chart -----------------------------------------------------------------------------
+    /**
+     * Slot labels in the user's time: the server gives the UTC start of each slot, and for day
+     * slots the user's date (days are cut at the user's midnight on the server).
+     */
+    chartLabels(chartData) {
+        if (chartData.granularity === "day") {
+            return chartData.days.map((day) => DateTime.fromISO(day).toFormat("ccc d"));
+        }
+        return chartData.slots.map((slot) =>
+            DateTime.fromSQL(slot, { zone: "utc" }).toLocal().toFormat("HH:mm")
+        );
+    }
+
     renderChart() {
         const canvas = this.canvasRef.el;
         const chartData = this.state.data?.chart;
         if (!canvas || !chartData) {
             return;
         }
-        // The server gives UTC hours: show them in the user's time zone.
-        const labels = chartData.labels.map((label) => {
-            const [hour, minute] = label.split(":").map(Number);
-            return DateTime.utc().set({ hour, minute }).toLocal().toFormat("HH:mm");
-        });
+        const labels = this.chartLabels(chartData);
         const datasets = [
             {
                 type: "bar",
@@ -229,11 +318,7 @@ export class DistributionDashboard extends Component {
     }
 
     // -- drill-down ------------------------------------------------------------------------
-    get since24h() {
-        return serializeDateTime(DateTime.now().minus({ hours: 24 }));
-    }
-
-    /** Top-level runs of the dashboard's window (last 24 h) matching a domain. */
+    /** Top-level runs of the dashboard's period (since its first slot) matching a domain. */
     openRuns({ name, domain = [] }) {
         return this.action.doAction({
             type: "ir.actions.act_window",
@@ -245,7 +330,7 @@ export class DistributionDashboard extends Component {
                 [false, "pivot"],
                 [false, "graph"],
             ],
-            domain: [["started_at", ">=", this.since24h], ["parent_id", "=", false], ...domain],
+            domain: [["started_at", ">=", this.state.data.since], ["parent_id", "=", false], ...domain],
             context: { create: false },
             target: "current",
         });
@@ -257,7 +342,10 @@ export class DistributionDashboard extends Component {
 
     openFailures(kind) {
         return this.openRuns({
-            name: kind === "business" ? _t("Business failures (24 h)") : _t("Technical failures (24 h)"),
+            name:
+                kind === "business"
+                    ? _t("Business failures (%s)", this.periodName)
+                    : _t("Technical failures (%s)", this.periodName),
             domain: [
                 ["state", "in", ["failed", "retrying"]],
                 ["error_kind", "=", kind],

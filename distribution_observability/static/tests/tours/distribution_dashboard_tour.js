@@ -2,7 +2,12 @@ import { registry } from "@web/core/registry";
 import { stepUtils } from "@web_tour/tour_service/tour_utils";
 
 // Run by tests/test_dashboard.py, which creates the workflow "tour_workflow" with 4 runs in the
-// last 24 hours (3 successes, 1 technical failure), and runs of another workflow.
+// last 24 hours (3 successes, 1 technical failure) and one 30 hours ago, and runs of another workflow.
+
+/** The number shown by an element (thousands separators left out). */
+function shownNumber(element) {
+    return parseInt(element.textContent.replace(/\D/g, ""), 10);
+}
 registry.category("web_tour.tours").add("distribution_dashboard_tour", {
     url: "/odoo",
     steps: () => [
@@ -13,8 +18,12 @@ registry.category("web_tour.tours").add("distribution_dashboard_tour", {
             run: "click",
         },
         {
-            content: "The dashboard is shown",
-            trigger: ".o_distribution_dashboard .o_distribution_tile[data-tile='runs_24h']",
+            content: "The dashboard is shown, for the last 24 hours by default",
+            trigger: ".o_distribution_dashboard .o_distribution_tile[data-tile='runs']",
+        },
+        {
+            content: "The 24 hours button of the period switch is the active one",
+            trigger: ".o_distribution_period_button[data-period='24h'].active",
         },
         {
             content: "The chart is drawn",
@@ -27,9 +36,9 @@ registry.category("web_tour.tours").add("distribution_dashboard_tour", {
         },
         {
             content: "The runs tile counts at least the tour workflow's runs",
-            trigger: ".o_distribution_tile[data-tile='runs_24h'] .o_distribution_tile_value",
+            trigger: ".o_distribution_tile[data-tile='runs'] .o_distribution_tile_value",
             run() {
-                const value = parseInt(this.anchor.textContent.replace(/\D/g, ""), 10);
+                const value = shownNumber(this.anchor);
                 if (!(value >= 4)) {
                     throw new Error(`The runs tile shows ${this.anchor.textContent}, expected at least 4`);
                 }
@@ -37,9 +46,9 @@ registry.category("web_tour.tours").add("distribution_dashboard_tour", {
         },
         {
             content: "The technical failures tile counts the technical failure",
-            trigger: ".o_distribution_tile[data-tile='technical_failures_24h'] .o_distribution_tile_value",
+            trigger: ".o_distribution_tile[data-tile='technical_failures'] .o_distribution_tile_value",
             run() {
-                const value = parseInt(this.anchor.textContent.replace(/\D/g, ""), 10);
+                const value = shownNumber(this.anchor);
                 if (!(value >= 1)) {
                     throw new Error(`The technical failures tile shows ${this.anchor.textContent}`);
                 }
@@ -78,6 +87,62 @@ registry.category("web_tour.tours").add("distribution_dashboard_tour", {
         {
             content: "The dashboard is shown again",
             trigger: ".o_distribution_dashboard .o_distribution_workflow_row[data-code='tour_workflow']",
+        },
+        {
+            content: "Switch to the last 7 days",
+            trigger: ".o_distribution_period_button[data-period='7d']",
+            run: "click",
+        },
+        {
+            content: "The tour workflow row now counts the run of 30 hours ago too",
+            trigger:
+                ".o_distribution_period_button[data-period='7d'].active:not(:disabled)",
+        },
+        {
+            content: "5 runs in the last 7 days",
+            trigger:
+                ".o_distribution_workflow_row[data-code='tour_workflow'] .o_distribution_workflow_runs:contains(5)",
+        },
+        {
+            content: "The chart is per day",
+            trigger: ".o_distribution_chart_title:contains(per day)",
+        },
+        {
+            content: "Open the runs of the tour workflow over 7 days",
+            trigger: ".o_distribution_workflow_row[data-code='tour_workflow']",
+            run: "click",
+        },
+        {
+            content: "The runs list shows 5 runs",
+            trigger: ".o_list_view .o_data_row:nth-child(5)",
+        },
+        {
+            content: "Back to the dashboard",
+            trigger: ".o_breadcrumb .breadcrumb-item a:contains(Distribution Dashboard)",
+            run: "click",
+        },
+        {
+            content: "The dashboard comes back on the period that was chosen",
+            trigger: ".o_distribution_period_button[data-period='7d'].active",
+        },
+        {
+            content: "Switch to the last hour",
+            trigger: ".o_distribution_period_button[data-period='1h']",
+            run: "click",
+        },
+        {
+            content: "No run of the tour workflow in the last hour (the latest is an hour old)",
+            trigger:
+                ".o_distribution_period_button[data-period='1h'].active:not(:disabled)",
+        },
+        {
+            content: "The row counts 0 runs, the chart is per 5 minutes",
+            trigger:
+                ".o_distribution_workflow_row[data-code='tour_workflow'] .o_distribution_workflow_runs:contains(0)",
+        },
+        {
+            content: "The chart is per 5 minutes",
+            trigger: ".o_distribution_chart_title:contains(per 5 minutes)",
         },
     ],
 });
