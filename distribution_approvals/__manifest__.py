@@ -36,6 +36,9 @@
         "wizards/distribution_approval_decision_wizard_views.xml",
         "views/distribution_approvals_menus.xml",
     ],
+    "demo": [
+        "demo/distribution_approvals_demo.xml",
+    ],
     "assets": {
         "web.assets_tests": [
             "distribution_approvals/static/src/tours/*.js",

@@ -31,6 +31,9 @@
         "views/distribution_dashboard_views.xml",
         "views/distribution_observability_menus.xml",
     ],
+    "demo": [
+        "demo/distribution_observability_demo.xml",
+    ],
     "assets": {
         "web.assets_backend": [
             "distribution_observability/static/src/dashboard/**/*",

@@ -40,6 +40,9 @@
         "wizards/distribution_release_wizard_views.xml",
         "views/distribution_orchestration_menus.xml",
     ],
+    "demo": [
+        "demo/distribution_orchestration_demo.xml",
+    ],
     "assets": {
         "web.assets_tests": [
             "distribution_orchestration/static/tests/tours/**/*",

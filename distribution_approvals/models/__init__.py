@@ -9,6 +9,7 @@ from . import distribution_approval_request_tier
 from . import distribution_approval_rule
 from . import distribution_approval_tier
 from . import distribution_audit_entry
+from . import distribution_demo
 from . import distribution_exception
 from . import distribution_exception_route
 from . import distribution_inbound_endpoint

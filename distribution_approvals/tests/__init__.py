@@ -7,6 +7,7 @@ from . import test_attack_purchase
 from . import test_attack_scrap
 from . import test_audit
 from . import test_audit_concurrency
+from . import test_demo
 from . import test_escalation
 from . import test_forms
 from . import test_inventory_approval

@@ -1,5 +1,6 @@
 from . import distribution_alert_incident
 from . import distribution_alert_rule
+from . import distribution_demo
 from . import distribution_metric_snapshot
 from . import distribution_onboarding
 from . import distribution_queue_monitor

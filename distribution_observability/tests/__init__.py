@@ -2,6 +2,7 @@ from . import test_alerts
 from . import test_attack_monitors
 from . import test_attack_runs
 from . import test_dashboard
+from . import test_demo
 from . import test_endpoints
 from . import test_onboarding
 from . import test_queue_monitor

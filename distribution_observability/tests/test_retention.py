@@ -30,8 +30,9 @@ class TestRetention(ObservabilityCase):
         self.assertEqual(kept.filtered(lambda r: r.state == "failed").error_kind, "technical")
 
     def test_purge_works_in_batches(self):
-        self.env["ir.config_parameter"].sudo().set_param("distribution_observability.run_retention_days", 1)
-        runs = self._runs([("success", 48, 1)] * 7)
+        # Longer than the week of runs a demo database holds: only the runs below are old enough.
+        self.env["ir.config_parameter"].sudo().set_param("distribution_observability.run_retention_days", 10)
+        runs = self._runs([("success", 24 * 11, 1)] * 7)
         self.assertEqual(self.Run._cron_purge_runs(batch_size=5), 5)
         self.assertEqual(self.Run._cron_purge_runs(batch_size=5), 2)
         self.assertEqual(self.Run._cron_purge_runs(batch_size=5), 0)

@@ -1,3 +1,4 @@
+from . import distribution_demo
 from . import distribution_dispatch_mixin
 from . import distribution_exception
 from . import distribution_exception_route

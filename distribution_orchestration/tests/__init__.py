@@ -2,6 +2,7 @@ from . import test_attack_exceptions
 from . import test_attack_integration
 from . import test_attack_order_hold
 from . import test_batches
+from . import test_demo
 from . import test_dispatch
 from . import test_exceptions
 from . import test_inbox

@@ -9,10 +9,11 @@ from odoo.tests.common import TransactionCase
 
 
 def isolate_from_shipped_policy(env):
-    """Switch off the validation and approval rules shipped as data (the starter policy, and the demo's):
-    each test builds the policy it tests. The shipped policy has tests of its own
-    (distribution_approvals/tests/test_starter_policy.py)."""
+    """Switch off the validation and approval rules shipped as data (the starter policy, and the demo's),
+    and the demo's exception routing: each test builds the policy it tests. The shipped policy has tests of
+    its own (distribution_approvals/tests/test_starter_policy.py)."""
     env["distribution.validation.rule"].search([]).action_archive()
+    env["distribution.exception.route"].search([]).action_archive()
     if "distribution.approval.rule" in env:
         env["distribution.approval.rule"].search([]).action_archive()
 
