@@ -24,6 +24,19 @@ class StockPicking(models.Model):
     _name = "stock.picking"
     _inherit = ["stock.picking", "distribution.dispatch.mixin"]
 
+    # The score reads the order's figures through this field, not through sale_id: a dependency on
+    # sale_id.* makes the ORM read the order's picking_ids (the inverse of sale_id) whenever those figures
+    # change, e.g. at confirmation (date_order, hence currency_rate) before the deliveries exist; picking_ids
+    # then stayed cached in creation order, and Odoo's code reading it later saw another order than without
+    # this addon. A field without an inverse one2many is followed back with a search, which caches nothing.
+    dispatch_order_id = fields.Many2one(
+        "sale.order",
+        "Scored Sales Order",
+        related="sale_id",
+        store=True,
+        index="btree_not_null",
+        help="The sales order whose promise and value the dispatch score reads: the transfer's sales order.",
+    )
     dispatch_priority_raised = fields.Boolean(
         "Starred by Dispatch Score",
         readonly=True,
@@ -38,9 +51,9 @@ class StockPicking(models.Model):
             "picking_type_id",
             "scheduled_date",
             "partner_id",
-            "sale_id.commitment_date",
-            "sale_id.amount_total",
-            "sale_id.currency_rate",
+            "dispatch_order_id.commitment_date",
+            "dispatch_order_id.amount_total",
+            "dispatch_order_id.currency_rate",
         ]
 
     @api.model
