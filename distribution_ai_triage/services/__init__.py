@@ -1,0 +1,1 @@
+# Pure Python: no odoo import here; the models call these functions.
