@@ -10,7 +10,6 @@
     "license": "LGPL-3",
     "depends": [
         "distribution_orchestration",
-        "purchase_stock",
     ],
     "external_dependencies": {"python": ["requests", "phonenumbers"]},
     "post_init_hook": "post_init_hook",
@@ -32,4 +31,12 @@
         "views/res_config_settings_views.xml",
         "views/distribution_ai_triage_menus.xml",
     ],
+    "demo": [
+        "demo/distribution_ai_triage_demo.xml",
+    ],
+    "assets": {
+        "web.assets_tests": [
+            "distribution_ai_triage/static/tests/tours/**/*",
+        ],
+    },
 }

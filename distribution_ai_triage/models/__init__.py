@@ -1,5 +1,6 @@
 from . import distribution_ai_call
 from . import distribution_ai_provider
+from . import distribution_demo
 from . import distribution_exception
 from . import distribution_onboarding
 from . import distribution_triage_label

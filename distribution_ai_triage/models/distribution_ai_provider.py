@@ -173,17 +173,20 @@ class DistributionAiProvider(models.Model):
     @contextlib.contextmanager
     def _breaker_cursor(self):
         """A cursor of its own, committed at once, with the provider's breaker row locked: ``(cr, row)``.
-        Every worker sees the breaker as soon as it changes, and a failed batch does not roll it back. A
-        provider made in the running transaction (not committed yet) is read in that transaction. NO KEY
-        UPDATE: the call log rows the running transaction inserted hold a key-share lock on the provider
-        (their foreign key), which a plain FOR UPDATE would wait on for ever."""
+        Every worker sees the breaker as soon as it changes, and a failed batch does not roll it back.
+        NO KEY UPDATE: the call log rows the running transaction inserted hold a key-share lock on the
+        provider (their foreign key), which a plain FOR UPDATE would wait on for ever. SKIP LOCKED: when
+        the running transaction itself changed the provider (or made it and did not commit yet), the row
+        is its own: it is read and written there instead of waiting on itself; a row another worker holds
+        for the instant of its own update is waited for there too."""
         query = SQL(
             "SELECT breaker_state, breaker_failures, breaker_opened_at FROM distribution_ai_provider"
             " WHERE id = %s FOR NO KEY UPDATE",
             self.id,
         )
-        with self.env.registry.cursor() as cr:
-            cr.execute(query)
+        # While the module installs (registry not ready) its table is not committed: no other cursor sees it.
+        with self.env.registry.cursor() if self.env.registry.ready else contextlib.nullcontext(self.env.cr) as cr:
+            cr.execute(SQL("%s SKIP LOCKED", query))
             row = cr.fetchone()
             if row:
                 yield cr, row

@@ -70,14 +70,25 @@ class DistributionTriageMessage(models.Model):
     )
     res_model = fields.Char("Source Model", index="btree_not_null")
     res_id = fields.Many2oneReference("Source ID", model_field="res_model")
-    state = fields.Selection(STATES, required=True, default="pending", tracking=True, index=True)
+    state = fields.Selection(
+        STATES, required=True, default="pending", tracking=True, index=True, group_expand="_group_expand_state"
+    )
     label_id = fields.Many2one("distribution.triage.label", tracking=True, index="btree_not_null")
     suggested_label_id = fields.Many2one("distribution.triage.label", index="btree_not_null")
     confidence = fields.Float(help="How sure the classifier that answered was, from 0 to 1.")
     confidence_pct = fields.Integer("Confidence (%)", compute="_compute_confidence_pct")
     rationale = fields.Text(help="Why the classifier suggested the label.")
     provider_id = fields.Many2one("distribution.ai.provider", "Answered By", ondelete="set null")
-    provider_kind = fields.Char("Classifier", help="Kind of classifier that answered (rules when every other failed).")
+    provider_kind = fields.Selection(
+        [
+            ("openai_chat", "Chat (OpenAI-compatible)"),
+            ("openai_embeddings", "Embeddings (nearest examples)"),
+            ("http_json", "HTTP JSON"),
+            ("rules", "Rules"),
+        ],
+        "Classifier",
+        help="The kind of classifier whose answer decided (the rules when every other failed).",
+    )
     fallback_used = fields.Boolean(help="The providers before the one that answered failed or were unavailable.")
     second_label_id = fields.Many2one("distribution.triage.label", "Second Opinion")
     decision_reason = fields.Selection(
@@ -116,6 +127,11 @@ class DistributionTriageMessage(models.Model):
     company_id = fields.Many2one("res.company", required=True, index=True, default=lambda self: self.env.company)
 
     # -- computes ---------------------------------------------------------------------------------
+    @api.model
+    def _group_expand_state(self, states, domain):
+        # The kanban shows the flow in its order, empty steps included.
+        return [value for value, _label in STATES]
+
     @api.depends("confidence")
     def _compute_confidence_pct(self):
         for message in self:
@@ -322,14 +338,16 @@ class DistributionTriageMessage(models.Model):
 
     # -- classification -------------------------------------------------------------------------------
     @api.model
-    def _cron_classify(self, batch_size=50):
-        """Classify the messages waiting, oldest first, a batch at a time. The batch is locked with
-        FOR UPDATE SKIP LOCKED: two workers never classify one message, and a locked batch is skipped
-        rather than waited for."""
+    def _cron_classify(self, batch_size=50, company_id=None):
+        """Classify the messages waiting, oldest first, a batch at a time (of one company when
+        ``company_id`` is given). The batch is locked with FOR UPDATE SKIP LOCKED: two workers never
+        classify one message, and a batch another worker holds is skipped rather than waited for."""
+        company = SQL(" AND company_id = %s", company_id) if company_id else SQL()
         self.env.cr.execute(
             SQL(
-                "SELECT id FROM distribution_triage_message WHERE state = 'pending'"
+                "SELECT id FROM distribution_triage_message WHERE state = 'pending'%s"
                 " ORDER BY received_at, id LIMIT %s FOR UPDATE SKIP LOCKED",
+                company,
                 batch_size,
             )
         )
@@ -337,7 +355,10 @@ class DistributionTriageMessage(models.Model):
         messages = self.browse(ids)
         if messages:
             messages._classify()
-        remaining = self.search_count([("state", "=", "pending"), ("id", "not in", ids)], limit=1) if ids else 0
+        remaining = 0
+        if ids:
+            domain = [("state", "=", "pending"), ("id", "not in", ids)]
+            remaining = self.search_count(domain + ([("company_id", "=", company_id)] if company_id else []), limit=1)
         self.env["ir.cron"]._notify_progress(done=len(ids), remaining=remaining)
         return len(ids)
 
@@ -520,8 +541,11 @@ class DistributionTriageMessage(models.Model):
                 ).decision_reason = decision.reason
                 if message.source == "exception":
                     message._suggest_on_exception(label)
-                elif decision.route:
-                    message._route(label, owner, team)
+                else:
+                    # Linked whatever the decision: the reviewer needs the orders a waiting message names.
+                    message._link_documents()
+                    if decision.route:
+                        message._route(label, owner, team)
         _logger.debug("triaged %s messages in %.0f ms", len(self), (time.perf_counter() - started) * 1000)
 
     def _owner_for(self, label):
@@ -651,6 +675,8 @@ class DistributionTriageMessage(models.Model):
             label = self.env["distribution.triage.label"].browse(label_id) if label_id else message.correction_label_id
             if not label.exists():
                 raise UserError(self.env._("Choose the right label in 'Correct To' first."))
+            if label not in self.env["distribution.triage.label"]._labels_for(message.company_id):
+                raise UserError(self.env._("The label %s is not one of this company's labels.", label.display_name))
             if message.state == "pending":
                 raise UserError(self.env._("%s has not been classified yet.", message.name))
             if label == message.suggested_label_id:

@@ -35,8 +35,9 @@ class DistributionWorkflowRun(models.Model):
         )
         self.env["distribution.ai.call"].flush_model(["create_date", "error", "policy", "company_id"])
         routed = SQL("decision_reason IN %s", policy.ROUTED_REASONS)
-        # Raw SQL: percentiles are not available through _read_group; aggregates only, limited to the
-        # companies of the context like the other figures.
+        # Raw SQL: percentiles are not available through _read_group, and one statement gives every figure
+        # (the dashboard counts its queries); aggregates only, limited to the companies of the context like
+        # the other figures.
         self.env.cr.execute(
             SQL(
                 """
@@ -48,7 +49,12 @@ class DistributionWorkflowRun(models.Model):
                            FILTER (WHERE classified_at >= %(since)s),
                        count(*) FILTER (WHERE state = 'pending'),
                        count(*) FILTER (WHERE state = 'needs_review'),
-                       min(received_at) FILTER (WHERE state = 'needs_review')
+                       min(received_at) FILTER (WHERE state = 'needs_review'),
+                       (SELECT count(*) FROM distribution_ai_call
+                         WHERE company_id IN %(companies)s AND create_date >= %(since)s AND policy != 'test'),
+                       (SELECT count(*) FROM distribution_ai_call
+                         WHERE company_id IN %(companies)s AND create_date >= %(since)s AND policy != 'test'
+                           AND error IS NOT NULL)
                   FROM distribution_triage_message
                  WHERE company_id IN %(companies)s
                 """,
@@ -57,20 +63,11 @@ class DistributionWorkflowRun(models.Model):
                 companies=companies,
             )
         )
-        classified, auto, reviewed, accepted, p95, pending, review, oldest = self.env.cr.fetchone()
-        self.env.cr.execute(
-            SQL(
-                "SELECT count(*), count(*) FILTER (WHERE error IS NOT NULL) FROM distribution_ai_call"
-                " WHERE company_id IN %s AND create_date >= %s AND policy != 'test'",
-                companies,
-                since,
-            )
-        )
-        calls, errors = self.env.cr.fetchone()
+        classified, auto, reviewed, accepted, p95, pending, review, oldest, calls, errors = self.env.cr.fetchone()
         return {
             "window_days": days,
             "classified": classified,
-            "auto_route_rate": round(100.0 * auto / classified, 2) if classified else None,
+            "auto_route_rate": round(100.0 * auto / classified, 1) if classified else None,
             "agreement_rate": policy.agreement_rate(accepted, reviewed),
             "reviewed": reviewed,
             "latency_ms_p95": round(p95) if p95 is not None else None,
@@ -80,7 +77,7 @@ class DistributionWorkflowRun(models.Model):
             if oldest
             else None,
             "provider_calls": calls,
-            "provider_error_rate": round(100.0 * errors / calls, 2) if calls else None,
+            "provider_error_rate": round(100.0 * errors / calls, 1) if calls else None,
         }
 
     @api.model

