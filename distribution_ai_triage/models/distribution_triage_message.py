@@ -590,6 +590,8 @@ class DistributionTriageMessage(models.Model):
                 severity=label.exception_severity or "medium",
                 reason_code=f"triage_{label.code}",
             )
+            if owner and not exception.user_id:
+                exception.write({"user_id": owner.id})  # the message's owner works its exception
             self._write_as_system({"exception_id": exception.id})
 
     def _link_documents(self):

@@ -7,6 +7,8 @@ MODULE = "distribution_approvals"
 ORCHESTRATION = "distribution_orchestration"
 # Queues whose items the demo makes at install time and that count only recent ones: (code, hours).
 RECENT_QUEUES = {"inbound_rejections_1h": 1}
+# Queues whose items are outages: a demo whose classifier servers are up leaves them empty.
+EMPTY_WHEN_HEALTHY = {"ai_breaker_open"}
 
 
 @tagged("post_install", "-at_install")
@@ -101,6 +103,6 @@ class TestApprovalsDemo(TransactionCase):
             self.assertTrue(tile["value"], f"tile {tile['key']} is empty")
         for queue in data["queues"]:
             hours = RECENT_QUEUES.get(queue["code"])
-            if hours and age.total_seconds() > hours * 3600 * 0.9:
+            if (hours and age.total_seconds() > hours * 3600 * 0.9) or queue["code"] in EMPTY_WHEN_HEALTHY:
                 continue
             self.assertTrue(queue["backlog"], f"queue {queue['code']} is empty")
