@@ -193,10 +193,16 @@ def rules_scores(text, rules):
     ...     "shortage_escalation": [("missing", 3, False)], "other": [("newsletter", 1, False)]})
     {'invoice_dispute': 3.0, 'shortage_escalation': 3.0}
     """
+    return {label: score for score, _position, label, _matched in _scored_labels(text, rules)}
+
+
+def _scored_labels(text, rules):
+    """``[(score, position, label, matched patterns)]`` of the labels with a positive score, in the order of
+    ``rules``."""
     folded, unaccented = fold(text), _strip_accents(text or "")
-    scores = {}
-    for label, patterns in rules.items():
-        score = 0.0
+    scored = []
+    for position, (label, patterns) in enumerate(rules.items()):
+        score, matched = 0.0, []
         for pattern, weight, is_regex in patterns:
             try:
                 compiled = _compile(pattern, is_regex)
@@ -204,9 +210,10 @@ def rules_scores(text, rules):
                 continue
             if compiled.search(unaccented if is_regex else folded):
                 score += float(weight)
+                matched.append(pattern)
         if score > 0:
-            scores[label] = score
-    return scores
+            scored.append((score, position, label, matched))
+    return scored
 
 
 def rules_classify(text, rules, fallback=FALLBACK_LABEL):
@@ -234,20 +241,7 @@ def rules_classify(text, rules, fallback=FALLBACK_LABEL):
     >>> rules_classify("Hello", rules)
     Suggestion(label='other', confidence=0.0, rationale='no rule matched', provider='rules', evidence=())
     """
-    folded, unaccented = fold(text), _strip_accents(text or "")
-    scored = []  # (score, position, label, matched patterns)
-    for position, (label, patterns) in enumerate(rules.items()):
-        score, matched = 0.0, []
-        for pattern, weight, is_regex in patterns:
-            try:
-                compiled = _compile(pattern, is_regex)
-            except re.error:
-                continue
-            if compiled.search(unaccented if is_regex else folded):
-                score += float(weight)
-                matched.append(pattern)
-        if score > 0:
-            scored.append((score, position, label, matched))
+    scored = _scored_labels(text, rules)
     if not scored:
         return Suggestion(fallback, 0.0, "no rule matched", RULES)
     scored.sort(key=lambda item: (-item[0], item[1]))
