@@ -648,7 +648,9 @@ def open_odoo(db, config):
     import odoo
     import odoo.modules.registry
 
-    odoo.tools.config.parse_config(["-c", str(config), f"--addons-path={ODOO_PATH}/addons,{REPO}", "-d", db])
+    odoo.tools.config.parse_config(
+        ["-c", str(config), f"--addons-path={ODOO_PATH}/addons,{REPO}", "-d", db, "--log-level=warn"]
+    )
     state = database_state(db, "distribution_ai_triage")
     if state != "installed":
         sys.exit(
