@@ -808,8 +808,11 @@ class DistributionTriageMessage(models.Model):
                     ).id,
                 }
             )
-        with verbs.server_verb(VERB, self.browse()):
-            return self.create(vals_list)
+        records.check_access("read")  # the asker reads what they ask to triage
+        # sudo: the triage queue is the system's; a Distribution User asks for a triage, the system records it.
+        Message = self.sudo()
+        with verbs.server_verb(VERB, Message.browse()):
+            return Message.create(vals_list).with_env(self.env)
 
     def action_open_source(self):
         self.ensure_one()

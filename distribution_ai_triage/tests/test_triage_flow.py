@@ -297,3 +297,37 @@ class TestReplyAndExceptions(TriageCase):
         self.assertEqual(exception.severity, "high")
         with self.assertRaises(AccessError):
             exception.with_user(self.desk).write({"triage_severity": "low"})
+
+
+@tagged("post_install", "-at_install")
+class TestTriageOfRecords(TriageCase):
+    def test_triage_server_action_on_a_sales_order(self):
+        self._provider("openai_chat")
+        self.server.mode = "good"
+        self.acme_order.message_post(
+            body="<p>Hello, the delivery of this order arrived short shipped: 6 cases missing.</p>",
+            author_id=self.anna.id,
+            message_type="comment",
+        )
+        action = self.env.ref("distribution_ai_triage.sale_order_action_distribution_triage")
+        with self.assertRaises(AccessError):  # who asks must read the record
+            action.with_user(self.desk).with_context(
+                active_model="sale.order", active_id=self.acme_order.id, active_ids=self.acme_order.ids
+            ).sudo(False).run()
+        self.desk.groups_id |= self.env.ref("sales_team.group_sale_salesman_all_leads")
+        action.with_user(self.desk).with_context(
+            active_model="sale.order", active_id=self.acme_order.id, active_ids=self.acme_order.ids
+        ).sudo(False).run()
+        message = self.Message.search([("res_model", "=", "sale.order"), ("res_id", "=", self.acme_order.id)])
+        self.assertEqual(
+            (message.source, message.state, message.commercial_partner_id), ("record", "pending", self.acme)
+        )
+        self._classify()
+        self.assertEqual(message.suggested_label_id, self.label_shortage_escalation)
+
+    def test_a_reply_reopens_a_closed_message(self):
+        message = self._message("Where is my order? tracking please")
+        self._classify()
+        message.with_user(self.desk).action_close()
+        message.message_update({"body": "<p>Any news?</p>"})
+        self.assertEqual(message.state, "reviewed")
