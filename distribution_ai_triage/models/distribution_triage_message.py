@@ -92,7 +92,7 @@ class DistributionTriageMessage(models.Model):
     fallback_used = fields.Boolean(help="The providers before the one that answered failed or were unavailable.")
     second_label_id = fields.Many2one("distribution.triage.label", "Second Opinion")
     decision_reason = fields.Selection(
-        [(code, code.replace("_", " ").capitalize()) for code in (*policy.REASONS, "no_labels")],
+        [(code, code.replace("_", " ").capitalize()) for code in (*policy.REASONS, "no_labels", "error")],
         "Decision",
         index=True,
         help="Why the message was routed by itself, or why it waits for a person.",
@@ -485,67 +485,86 @@ class DistributionTriageMessage(models.Model):
                     failed[message.id] = True
         Run = self.env["distribution.workflow.run"]
         for message in self:
-            chain, result = combined(message.id)
-            label = by_code.get(result.label) or by_code.get(classify.FALLBACK_LABEL) or labels[:1]
-            winners = [chain[index] for index in result.supporters]
-            suggestion, provider, _latency = winners[0]
-            fallback = failed[message.id] and all(winner[1] is None for winner in winners)
-            others = [a for a in chain if a[0].label != result.label and a[0].confidence > 0]
-            second_label = by_code.get(max(others, key=lambda a: a[0].confidence)[0].label) if others else Label
-            evidence_ids = [ident for winner in winners for ident in winner[0].evidence if isinstance(ident, int)]
-            with Run.track("ai_triage", message) as run:
-                owner, team = message._owner_for(label)
-                decision = policy.decide(
-                    result.confidence,
-                    label.threshold,
-                    auto_route=label.auto_route,
-                    has_owner=bool(owner or team),
-                    disagreement=result.contested,
-                    fallback_used=fallback,
-                )
-                if message.source == "exception":
-                    decision = policy.Decision(False, decision.reason)  # an exception is suggested on, not routed
-                run.reason = decision.reason
-                run.message = self.env._(
-                    "%(label)s, confidence %(confidence)s, by %(provider)s",
-                    label=label.code,
-                    confidence=round(result.confidence, 2),
-                    provider=", ".join(w[1].name if w[1] else classify.RULES for w in winners),
-                )
+            try:
+                # One message that cannot be decided (a broken template, a document gone) never holds up the
+                # batch: it waits for a person, and its failed run says why.
+                with self.env.cr.savepoint():
+                    chain, result = combined(message.id)
+                    label = by_code.get(result.label) or by_code.get(classify.FALLBACK_LABEL) or labels[:1]
+                    winners = [chain[index] for index in result.supporters]
+                    suggestion, provider, _latency = winners[0]
+                    fallback = failed[message.id] and all(winner[1] is None for winner in winners)
+                    others = [a for a in chain if a[0].label != result.label and a[0].confidence > 0]
+                    second_label = by_code.get(max(others, key=lambda a: a[0].confidence)[0].label) if others else Label
+                    evidence_ids = [
+                        ident for winner in winners for ident in winner[0].evidence if isinstance(ident, int)
+                    ]
+                    with Run.track("ai_triage", message) as run:
+                        owner, team = message._owner_for(label)
+                        decision = policy.decide(
+                            result.confidence,
+                            label.threshold,
+                            auto_route=label.auto_route,
+                            has_owner=bool(owner or team),
+                            disagreement=result.contested,
+                            fallback_used=fallback,
+                        )
+                        if message.source == "exception":
+                            decision = policy.Decision(
+                                False, decision.reason
+                            )  # an exception is suggested on, not routed
+                        run.reason = decision.reason
+                        run.message = self.env._(
+                            "%(label)s, confidence %(confidence)s, by %(provider)s",
+                            label=label.code,
+                            confidence=round(result.confidence, 2),
+                            provider=", ".join(w[1].name if w[1] else classify.RULES for w in winners),
+                        )
+                        message._write_as_system(
+                            {
+                                "suggested_label_id": label.id,
+                                "label_id": label.id,
+                                "confidence": result.confidence,
+                                "rationale": " | ".join(w[0].rationale for w in winners if w[0].rationale)[:2000]
+                                or False,
+                                "provider_id": provider.id if provider else False,
+                                "provider_kind": provider.kind if provider else classify.RULES,
+                                "fallback_used": fallback,
+                                "second_label_id": second_label.id if second_label and second_label != label else False,
+                                "decision_reason": decision.reason,
+                                "evidence_example_ids": [
+                                    (6, 0, self.env["distribution.triage.example"].browse(evidence_ids).exists().ids)
+                                ],
+                                "classified_at": fields.Datetime.now(),
+                                "classification_ms": sum(a[2] for a in chain),
+                                "attempts": message.attempts + 1,
+                                # An exception's triage only suggests (on the exception): it waits in no queue.
+                                "state": "closed"
+                                if message.source == "exception"
+                                else ("routed" if decision.route else "needs_review"),
+                            }
+                        )
+                        # sudo: the call log is written by the system; it says what the triage did with each answer.
+                        message.sudo().call_ids.filtered(
+                            lambda call: not call.decision_reason
+                        ).decision_reason = decision.reason
+                        if message.source == "exception":
+                            message._suggest_on_exception(label)
+                        else:
+                            # Linked whatever the decision: the reviewer needs the orders a waiting message names.
+                            message._link_documents()
+                            if decision.route:
+                                message._route(label, owner, team)
+            except Exception as exc:  # any error of one message: the others go on
+                _logger.warning("triage of message %s failed: %s", message.id, exc, exc_info=True)
                 message._write_as_system(
                     {
-                        "suggested_label_id": label.id,
-                        "label_id": label.id,
-                        "confidence": result.confidence,
-                        "rationale": " | ".join(w[0].rationale for w in winners if w[0].rationale)[:2000] or False,
-                        "provider_id": provider.id if provider else False,
-                        "provider_kind": provider.kind if provider else classify.RULES,
-                        "fallback_used": fallback,
-                        "second_label_id": second_label.id if second_label and second_label != label else False,
-                        "decision_reason": decision.reason,
-                        "evidence_example_ids": [
-                            (6, 0, self.env["distribution.triage.example"].browse(evidence_ids).exists().ids)
-                        ],
+                        "state": "needs_review",
+                        "decision_reason": "error",
                         "classified_at": fields.Datetime.now(),
-                        "classification_ms": sum(a[2] for a in chain),
                         "attempts": message.attempts + 1,
-                        # An exception's triage only suggests (on the exception): it waits in no queue.
-                        "state": "closed"
-                        if message.source == "exception"
-                        else ("routed" if decision.route else "needs_review"),
                     }
                 )
-                # sudo: the call log is written by the system; it says what the triage did with each answer.
-                message.sudo().call_ids.filtered(
-                    lambda call: not call.decision_reason
-                ).decision_reason = decision.reason
-                if message.source == "exception":
-                    message._suggest_on_exception(label)
-                else:
-                    # Linked whatever the decision: the reviewer needs the orders a waiting message names.
-                    message._link_documents()
-                    if decision.route:
-                        message._route(label, owner, team)
         _logger.debug("triaged %s messages in %.0f ms", len(self), (time.perf_counter() - started) * 1000)
 
     def _owner_for(self, label):

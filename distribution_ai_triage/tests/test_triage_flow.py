@@ -331,3 +331,23 @@ class TestTriageOfRecords(TriageCase):
         message.with_user(self.desk).action_close()
         message.message_update({"body": "<p>Any news?</p>"})
         self.assertEqual(message.state, "reviewed")
+
+
+@tagged("post_install", "-at_install")
+class TestOneBrokenMessage(TriageCase):
+    def test_a_message_that_cannot_be_routed_does_not_hold_up_the_batch(self):
+        self._provider("openai_chat")
+        self.server.mode = "good"
+        self.server.answers = {"pallet": ("shortage_escalation", 0.95), "tracking": ("order_status", 0.95)}
+        # A category the exception queue does not know (a label edited in the database, an addon removed).
+        self.env.cr.execute(
+            "UPDATE distribution_triage_label SET exception_category = 'vanished' WHERE id = %s",
+            [self.label_shortage_escalation.id],
+        )
+        self.label_shortage_escalation.invalidate_recordset()
+        broken = self._message("The pallet arrived short")
+        fine = self._message("Please send the tracking number")
+        self._classify()
+        self.assertEqual((broken.state, broken.decision_reason), ("needs_review", "error"))
+        self.assertEqual(fine.state, "routed")
+        self.assertFalse(self.Message.search_count([("state", "=", "pending"), ("id", "in", (broken | fine).ids)]))
