@@ -101,14 +101,18 @@ class DistributionDemo(models.AbstractModel):
         made = Run.browse()
         for code, profile in profiles.items():
             rng = random.Random(f"distribution-demo-{code}")  # the same history on every install
-            plan = []
+            starts = []
             for day in range(days):
                 for _index in range(profile["per_day"]):
                     # Most work happens in the working day (07:00-19:00 UTC), some through the night.
                     hour = rng.uniform(7, 19) if rng.random() < 0.8 else rng.uniform(0, 24)
                     start = now.replace(hour=0, minute=0, second=0) - timedelta(days=day) + timedelta(hours=hour)
-                    if start < now - timedelta(hours=1):
-                        plan.append((start.replace(microsecond=0), self._distribution_demo_outcome(rng, profile)))
+                    if start >= now - timedelta(hours=1):
+                        # Later today (or in the last hour, see ``last_hour``): the same hour a week earlier,
+                        # so that the history is the same whatever the hour of the install.
+                        start -= timedelta(days=days)
+                    starts.append(start.replace(microsecond=0))
+            plan = list(zip(starts, self._distribution_demo_outcomes(rng, profile, len(starts)), strict=True))
             for index in range(profile.get("last_hour", 0)):
                 start = now - timedelta(minutes=55 - index * 50 // max(profile["last_hour"], 1))
                 failing = index < profile.get("last_hour_failures", 0)
@@ -131,14 +135,20 @@ class DistributionDemo(models.AbstractModel):
         return made
 
     @api.model
-    def _distribution_demo_outcome(self, rng, profile):
-        draw = rng.random()
+    def _distribution_demo_outcomes(self, rng, profile, count):
+        """The outcomes of ``count`` runs: each share of the profile (``business``, ``technical``,
+        ``skipped``) exactly, rounded, and at least one run of every kind with a share (a week of demo
+        shows each kind of failure), placed at random; the rest succeed."""
+        outcomes = ["success"] * count
+        free = list(range(count))
+        rng.shuffle(free)
         for kind in ("business", "technical", "skipped"):
             share = profile.get(kind, 0.0)
-            if draw < share:
-                return kind
-            draw -= share
-        return "success"
+            wanted = max(1, round(share * count)) if share else 0
+            for slot in free[:wanted]:
+                outcomes[slot] = kind
+            free = free[wanted:]
+        return outcomes
 
     @api.model
     def _distribution_demo_evaluate_alerts(self):

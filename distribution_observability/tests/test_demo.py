@@ -1,4 +1,7 @@
+from datetime import datetime
 from datetime import timedelta
+
+from freezegun import freeze_time
 
 from odoo import fields
 from odoo.exceptions import AccessError
@@ -6,6 +9,8 @@ from odoo.exceptions import UserError
 from odoo.tests import new_test_user
 from odoo.tests import tagged
 from odoo.tests.common import TransactionCase
+
+from ..models.distribution_demo import HISTORY
 
 
 def demo_installed(case, module, marker=None):
@@ -59,3 +64,18 @@ class TestObservabilityDemo(TransactionCase):
         run = self._demo_runs("alert_evaluation")[:1]
         with self.assertRaises(UserError):
             self.env["distribution.demo"]._distribution_demo_backdate(run, "started_at", fields.Datetime.now())
+
+    def test_demo_history_is_the_same_at_any_hour_of_the_install(self):
+        """The demo history does not depend on the hour the database is installed: the same number of runs
+        and of each outcome (at least one of every kind with a share), all in the past week."""
+        Demo = self.env["distribution.demo"]
+        profile = {"alert_evaluation": dict(HISTORY["alert_evaluation"], last_hour=0)}
+        seen = set()
+        for hour in (1, 9, 16, 23):
+            now = datetime(2026, 3, 10, hour, 30)
+            with freeze_time(now):
+                runs = Demo._distribution_demo_history(profile)
+            self.assertTrue(all(now - timedelta(days=7, hours=1) <= run.started_at < now for run in runs))
+            seen.add((len(runs), len(runs.filtered(lambda run: run.error_kind == "technical"))))
+        self.assertEqual(len(seen), 1, seen)
+        self.assertEqual(seen.pop(), (84, 2))
