@@ -36,6 +36,7 @@
         "views/res_partner_views.xml",
         "views/distribution_outbound_views.xml",
         "views/distribution_inbound_views.xml",
+        "views/distribution_replenishment_views.xml",
         "views/res_config_settings_views.xml",
         "wizards/distribution_release_wizard_views.xml",
         "views/distribution_orchestration_menus.xml",

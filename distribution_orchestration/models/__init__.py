@@ -9,6 +9,8 @@ from . import distribution_integration_reconciliation
 from . import distribution_onboarding
 from . import distribution_outbound_endpoint
 from . import distribution_outbound_event
+from . import distribution_replenishment_change
+from . import distribution_replenishment_profile
 from . import distribution_sla_tier
 from . import distribution_validation_check
 from . import distribution_validation_rule
@@ -16,3 +18,4 @@ from . import res_config_settings
 from . import res_partner
 from . import sale_order
 from . import stock_picking
+from . import stock_warehouse_orderpoint

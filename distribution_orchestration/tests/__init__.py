@@ -12,6 +12,7 @@ from . import test_order_events
 from . import test_outbox
 from . import test_pipeline_cost
 from . import test_reconciliation
+from . import test_replenishment
 from . import test_settings
 from . import test_stock_sourcing
 from . import test_tour

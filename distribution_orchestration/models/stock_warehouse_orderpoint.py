@@ -1,0 +1,360 @@
+from datetime import timedelta
+
+from odoo import api
+from odoo import fields
+from odoo import models
+from odoo.addons.distribution_observability.services import verbs
+from odoo.exceptions import AccessError
+from odoo.exceptions import UserError
+from odoo.tools import SQL
+
+from ..services import replenishment
+
+MANAGER_GROUP = "distribution_observability.group_distribution_manager"
+USER_GROUP = "distribution_observability.group_distribution_user"
+# The server verbs inside which the suggestion fields are written.
+SUGGEST = "distribution_replenishment_suggest"
+APPLY = "distribution_replenishment_apply"
+SUGGESTION_FIELDS = (
+    "distribution_adu",
+    "distribution_demand_sigma",
+    "distribution_lead_days",
+    "distribution_suggested_min",
+    "distribution_suggested_max",
+    "distribution_suggestion_method",
+    "distribution_change_pct",
+    "distribution_suggestion_state",
+    "distribution_suggested_at",
+    "distribution_profile_id",
+)
+SUGGESTION_STATES = [
+    ("none", "No suggestion"),
+    ("current", "Up to date"),
+    ("within", "Within tolerance"),
+    ("above", "Needs a manager"),
+    ("applied", "Applied"),
+]
+
+
+class StockWarehouseOrderpoint(models.Model):
+    """Odoo's reordering rule with a demand-driven suggestion beside its min and max: the average daily
+    usage of its product in its warehouse, the lead time Odoo plans with, the min and max they give, and
+    whether the change may apply by itself (within the profile's tolerance) or waits for a manager. Odoo's
+    own engine still creates the purchase orders and transfers from the min and max."""
+
+    _inherit = "stock.warehouse.orderpoint"
+
+    distribution_adu = fields.Float(
+        "ADU", digits="Product Unit of Measure", readonly=True, help="Average daily usage (customer deliveries)."
+    )
+    distribution_demand_sigma = fields.Float("Demand Std. Dev.", digits="Product Unit of Measure", readonly=True)
+    distribution_lead_days = fields.Float("Lead Time (days)", readonly=True)
+    distribution_suggested_min = fields.Float("Suggested Min", digits="Product Unit of Measure", readonly=True)
+    distribution_suggested_max = fields.Float("Suggested Max", digits="Product Unit of Measure", readonly=True)
+    distribution_suggestion_method = fields.Selection(
+        [("days", "Days of cover"), ("service", "Service level")], "Method", readonly=True
+    )
+    distribution_change_pct = fields.Float("Change (%)", readonly=True)
+    distribution_suggestion_state = fields.Selection(
+        SUGGESTION_STATES, "Suggestion", default="none", required=True, readonly=True, index=True
+    )
+    distribution_suggested_at = fields.Datetime("Suggested On", readonly=True)
+    distribution_profile_id = fields.Many2one("distribution.replenishment.profile", "Profile", readonly=True)
+    distribution_change_ids = fields.One2many("distribution.replenishment.change", "orderpoint_id", "Changes")
+
+    def write(self, vals):
+        # The suggestion decides what may apply by itself: only the suggestion's own verbs write it.
+        guards = dict.fromkeys(SUGGESTION_FIELDS, (SUGGEST, APPLY))
+        refused = verbs.refused_fields(self, vals, guards) if self else []
+        if refused:
+            raise AccessError(
+                self.env._(
+                    "%(fields)s of a reordering rule are computed from the demand (Compute suggestion), not written.",
+                    fields=", ".join(self._fields[name].string for name in refused),
+                )
+            )
+        return super().write(vals)
+
+    # -- demand -----------------------------------------------------------------------------------
+    @api.model
+    def _distribution_daily_quantities(self, company, products, start, end):
+        """{(product id, warehouse id): {date: quantity}} of done customer deliveries of ``products`` from
+        the warehouses of ``company`` between ``start`` and ``end`` (datetimes), returns netted on their
+        day. Internal moves, scrap, inventory adjustments and drop-ships never touch both an internal and a
+        customer location, so they do not count."""
+        if not products:
+            return {}
+        self.env["stock.move"].flush_model(["state", "date", "product_qty", "location_id", "location_dest_id"])
+        # Raw SQL: one grouped query for the whole batch (per day, product and warehouse), which
+        # _read_group cannot express (the warehouse comes from the source or the destination).
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT move.product_id,
+                       CASE WHEN dest.usage = 'customer' THEN src.warehouse_id ELSE dest.warehouse_id END,
+                       (move.date AT TIME ZONE 'UTC')::date,
+                       SUM(CASE WHEN dest.usage = 'customer' THEN move.product_qty ELSE -move.product_qty END)
+                  FROM stock_move move
+                  JOIN stock_location src ON src.id = move.location_id
+                  JOIN stock_location dest ON dest.id = move.location_dest_id
+                 WHERE move.state = 'done'
+                   AND move.company_id = %(company)s
+                   AND move.product_id = ANY(%(products)s)
+                   AND move.date >= %(start)s AND move.date < %(end)s
+                   AND ((src.usage = 'internal' AND dest.usage = 'customer')
+                        OR (src.usage = 'customer' AND dest.usage = 'internal'))
+                 GROUP BY 1, 2, 3
+                """,
+                company=company.id,
+                products=list(products.ids),
+                start=start,
+                end=end,
+            )
+        )
+        quantities = {}
+        for product_id, warehouse_id, day, quantity in self.env.cr.fetchall():
+            quantities.setdefault((product_id, warehouse_id), {})[day] = quantity
+        return quantities
+
+    @api.model
+    def _distribution_future_quantities(self, company, products, start, end):
+        """{(product id, warehouse id): quantity} still to deliver to customers on open moves (the confirmed
+        demand of open sale orders) planned between ``start`` and ``end``."""
+        if not products:
+            return {}
+        self.env["stock.move"].flush_model(["state", "date", "product_qty", "location_id", "location_dest_id"])
+        # Raw SQL: see _distribution_daily_quantities.
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT move.product_id, src.warehouse_id, SUM(move.product_qty)
+                  FROM stock_move move
+                  JOIN stock_location src ON src.id = move.location_id
+                  JOIN stock_location dest ON dest.id = move.location_dest_id
+                 WHERE move.state NOT IN ('draft', 'done', 'cancel')
+                   AND move.company_id = %(company)s
+                   AND move.product_id = ANY(%(products)s)
+                   AND move.date >= %(start)s AND move.date < %(end)s
+                   AND src.usage = 'internal' AND dest.usage = 'customer'
+                 GROUP BY 1, 2
+                """,
+                company=company.id,
+                products=list(products.ids),
+                start=start,
+                end=end,
+            )
+        )
+        return {(product_id, warehouse_id): quantity for product_id, warehouse_id, quantity in self.env.cr.fetchall()}
+
+    def _distribution_planned_lead_days(self):
+        """The lead time Odoo plans this rule with (vendor delay, purchase lead times, route delays), in days."""
+        self.ensure_one()
+        if not self.lead_days_date:
+            return 0.0
+        return float(max((self.lead_days_date - fields.Date.context_today(self)).days, 0))
+
+    # -- suggestions ------------------------------------------------------------------------------
+    def _distribution_compute_suggestions(self):
+        """Compute the suggestion of these rules from the demand: two grouped queries per company and
+        horizon, never one per rule. Answers {rule: replenishment.Levels}."""
+        now = fields.Datetime.now()
+        today = fields.Date.context_today(self)
+        Profile = self.env["distribution.replenishment.profile"]
+        levels_by_rule = {}
+        for company in self.company_id:
+            rules = self.filtered(lambda rule, c=company: rule.company_id == c)
+            profiles = Profile.search([("company_id", "=", company.id)])
+            settings = {
+                rule: Profile._profile_for(company, rule.warehouse_id, rule.product_id.categ_id, profiles)._settings()
+                for rule in rules
+            }
+            for horizon in {s["horizon_days"] for s in settings.values()}:
+                batch = rules.filtered(lambda rule, h=horizon, s=settings: s[rule]["horizon_days"] == h)
+                start = today - timedelta(days=horizon)
+                past = self._distribution_daily_quantities(
+                    company, batch.product_id, fields.Datetime.to_datetime(start), fields.Datetime.to_datetime(today)
+                )
+                futures = {}
+                for days in {settings[rule]["future_days"] for rule in batch if settings[rule]["future_weight"]}:
+                    futures[days] = self._distribution_future_quantities(
+                        company, batch.product_id, now, now + timedelta(days=days)
+                    )
+                for rule in batch:
+                    figures = settings[rule]
+                    key = (rule.product_id.id, rule.warehouse_id.id)
+                    demand = replenishment.usage(replenishment.daily_demand(past.get(key, {}), start, horizon))
+                    adu = demand.adu
+                    if figures["future_weight"] and figures["future_days"]:
+                        future_qty = futures[figures["future_days"]].get(key, 0.0)
+                        adu = replenishment.blended_adu(
+                            adu, future_qty, figures["future_days"], figures["future_weight"]
+                        )
+                    lead_days = rule._distribution_planned_lead_days()
+                    levels = replenishment.reorder_levels(
+                        adu,
+                        lead_days=lead_days,
+                        safety_days=figures["safety_days"],
+                        cycle_days=figures["cycle_days"],
+                        sigma=demand.sigma,
+                        service_level=figures["service_level"],
+                        multiple=rule.qty_multiple,
+                    )
+                    levels_by_rule[rule] = levels
+                    change = max(
+                        replenishment.change_pct(rule.product_min_qty, levels.min_qty),
+                        replenishment.change_pct(rule.product_max_qty, levels.max_qty),
+                    )
+                    if change == 0:
+                        state = "current"
+                    elif replenishment.within_tolerance(
+                        rule.product_min_qty, rule.product_max_qty, levels, figures["tolerance_pct"]
+                    ):
+                        state = "within"
+                    else:
+                        state = "above"
+                    with verbs.server_verb(SUGGEST, rule):
+                        # sudo: the suggestion is the system's figure; a Distribution User who reads the rule
+                        # asks for it without the Inventory rights to edit reordering rules.
+                        rule.sudo().write(
+                            {
+                                "distribution_adu": round(adu, 4),
+                                "distribution_demand_sigma": demand.sigma,
+                                "distribution_lead_days": lead_days,
+                                "distribution_suggested_min": levels.min_qty,
+                                "distribution_suggested_max": levels.max_qty,
+                                "distribution_suggestion_method": levels.method,
+                                # A change from 0 is infinite: stored as 100% and more, it is never within.
+                                "distribution_change_pct": min(change, 9999.0),
+                                "distribution_suggestion_state": state,
+                                "distribution_suggested_at": now,
+                                "distribution_profile_id": figures["profile_id"],
+                            }
+                        )
+        return levels_by_rule
+
+    def action_distribution_compute_suggestion(self):
+        """Button and server action: compute the suggestion of these rules now (Distribution Users)."""
+        self._distribution_check_group(USER_GROUP)
+        self._distribution_compute_suggestions()
+        return True
+
+    def action_distribution_apply_suggestion(self):
+        """Button and server action: apply the suggestion of these rules. Within the profile's tolerance any
+        Distribution User applies it; above it, only a Distribution Manager (with distribution_approvals,
+        a request for approval is made instead, see ``_distribution_apply_above_tolerance``)."""
+        self._distribution_check_group(USER_GROUP)
+        pending = self.filtered(lambda rule: rule.distribution_suggestion_state in ("within", "above"))
+        if not pending:
+            raise UserError(self.env._("There is no suggestion to apply: compute the suggestion first."))
+        # The figures may have moved since the suggestion was shown: computed again, then decided.
+        pending._distribution_compute_suggestions()
+        within = pending.filtered(lambda rule: rule.distribution_suggestion_state == "within")
+        above = pending.filtered(lambda rule: rule.distribution_suggestion_state == "above")
+        within._distribution_apply("manual")
+        if above:
+            above._distribution_apply_above_tolerance()
+        return True
+
+    def _distribution_apply_above_tolerance(self):
+        """Hook: apply suggestions beyond the tolerance, for a Distribution Manager only. distribution_approvals
+        replaces this with a request for approval (the change applied once approved)."""
+        if not self.env.user.has_group(MANAGER_GROUP):
+            raise AccessError(
+                self.env._(
+                    "%(rules)s: the suggested change is beyond the tolerance of the replenishment profile; a "
+                    "Distribution Manager applies it.",
+                    rules=", ".join(self.mapped("display_name")),
+                )
+            )
+        self._distribution_apply("manual")
+
+    def _distribution_apply(self, mode):
+        """Verb: write the suggested min and max on these rules and log each change with its old and new
+        values. For the server's own code: who may apply what is checked by the callers."""
+        Change = self.env["distribution.replenishment.change"]
+        vals_list = []
+        for rule in self:
+            vals_list.append(
+                {
+                    "orderpoint_id": rule.id,
+                    "product_id": rule.product_id.id,
+                    "warehouse_id": rule.warehouse_id.id,
+                    "company_id": rule.company_id.id,
+                    "old_min": rule.product_min_qty,
+                    "old_max": rule.product_max_qty,
+                    "new_min": rule.distribution_suggested_min,
+                    "new_max": rule.distribution_suggested_max,
+                    "change_pct": rule.distribution_change_pct,
+                    "adu": rule.distribution_adu,
+                    "lead_days": rule.distribution_lead_days,
+                    "method": rule.distribution_suggestion_method,
+                    "mode": mode,
+                    "user_id": self.env.user.id,
+                }
+            )
+            with verbs.server_verb(APPLY, rule):
+                # sudo: a Distribution User applies a suggestion within the tolerance without the Inventory
+                # rights to edit reordering rules: the verb is the right (checked by the callers).
+                rule.sudo().write(
+                    {
+                        "product_min_qty": rule.distribution_suggested_min,
+                        "product_max_qty": rule.distribution_suggested_max,
+                        "distribution_suggestion_state": "applied",
+                    }
+                )
+        # sudo: the change log is written by the system only; nobody creates or edits it.
+        return Change.sudo().create(vals_list)
+
+    def _distribution_check_group(self, group):
+        if not self.env.user.has_group(group):
+            raise AccessError(self.env._("Only Distribution Users work with reorder suggestions."))
+
+    @api.model
+    def _cron_distribution_suggestions(self, batch_size=500):
+        """Scheduled action (nightly): compute the suggestion of the active rules not computed today, in
+        batches locked with SKIP LOCKED (several workers share the work, a rule is never computed twice at
+        once), and apply those within the tolerance. Each batch is a tracked run and is committed by the
+        scheduler; a full batch asks for the next one."""
+        today_start = fields.Datetime.to_datetime(fields.Date.context_today(self))
+        self.flush_model(["distribution_suggested_at", "active", "trigger"])
+        # Raw SQL: row locks with SKIP LOCKED are not available through the ORM.
+        self.env.cr.execute(
+            SQL(
+                """SELECT id FROM stock_warehouse_orderpoint
+                    WHERE active AND trigger = 'auto'
+                      AND (distribution_suggested_at IS NULL OR distribution_suggested_at < %s)
+                    ORDER BY distribution_suggested_at NULLS FIRST, id
+                    LIMIT %s FOR NO KEY UPDATE SKIP LOCKED""",
+                today_start,
+                batch_size,
+            )
+        )
+        rules = self.browse([row[0] for row in self.env.cr.fetchall()])
+        Run = self.env["distribution.workflow.run"]
+        if rules:
+            with Run.track("replenishment_suggestions", rules) as run:
+                rules._distribution_compute_suggestions()
+                within = rules.filtered(lambda rule: rule.distribution_suggestion_state == "within")
+                within._distribution_apply("auto")
+                above = rules.filtered(lambda rule: rule.distribution_suggestion_state == "above")
+                run.message = self.env._(
+                    "%(count)s suggestions computed, %(applied)s applied within the tolerance, %(waiting)s "
+                    "waiting for a manager.",
+                    count=len(rules),
+                    applied=len(within),
+                    waiting=len(above),
+                )
+        remaining = (
+            self.search_count(
+                [
+                    ("trigger", "=", "auto"),
+                    "|",
+                    ("distribution_suggested_at", "=", False),
+                    ("distribution_suggested_at", "<", today_start),
+                ]
+            )
+            if len(rules) >= batch_size
+            else 0
+        )
+        self.env["ir.cron"]._notify_progress(done=len(rules), remaining=remaining)
+        return rules
