@@ -27,3 +27,4 @@ from . import res_users
 from . import sale_order
 from . import stock_quant
 from . import stock_scrap
+from . import stock_warehouse_orderpoint

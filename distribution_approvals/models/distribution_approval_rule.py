@@ -16,6 +16,7 @@ REQUEST_TYPES = [
     ("vendor_change", "Vendor change"),
     ("inventory_adjustment", "Inventory adjustment"),
     ("scrap_write_off", "Scrap / write-off"),
+    ("reorder_rule_change", "Reorder rule change"),
     ("custom", "Custom"),
 ]
 APPROVER_GROUP = "distribution_approvals.group_distribution_approver"

@@ -18,6 +18,7 @@ from . import test_order_approval
 from . import test_purchase_approval
 from . import test_query_counts
 from . import test_quorum
+from . import test_reorder_approval
 from . import test_request_flow
 from . import test_security
 from . import test_settings

@@ -256,8 +256,8 @@ class StockWarehouseOrderpoint(models.Model):
         return True
 
     def _distribution_apply_above_tolerance(self):
-        """Hook: apply suggestions beyond the tolerance, for a Distribution Manager only. distribution_approvals
-        replaces this with a request for approval (the change applied once approved)."""
+        """Hook: a person applies suggestions beyond the tolerance: a Distribution Manager only here;
+        distribution_approvals makes a request for approval instead (the change applied once approved)."""
         if not self.env.user.has_group(MANAGER_GROUP):
             raise AccessError(
                 self.env._(
@@ -268,42 +268,56 @@ class StockWarehouseOrderpoint(models.Model):
             )
         self._distribution_apply("manual")
 
+    def _distribution_left_above_tolerance(self):
+        """Hook: what the nightly run does with the suggestions beyond the tolerance. Here they wait in Reorder
+        Suggestions for a Distribution Manager; distribution_approvals asks for an approval of each."""
+        return self.browse()
+
     def _distribution_apply(self, mode):
-        """Verb: write the suggested min and max on these rules and log each change with its old and new
-        values. For the server's own code: who may apply what is checked by the callers."""
-        Change = self.env["distribution.replenishment.change"]
-        vals_list = []
+        """Verb: write the suggested min and max on these rules, each change logged. For the server's own
+        code: who may apply what is checked by the callers."""
+        changes = self.env["distribution.replenishment.change"]
         for rule in self:
-            vals_list.append(
-                {
-                    "orderpoint_id": rule.id,
-                    "product_id": rule.product_id.id,
-                    "warehouse_id": rule.warehouse_id.id,
-                    "company_id": rule.company_id.id,
-                    "old_min": rule.product_min_qty,
-                    "old_max": rule.product_max_qty,
-                    "new_min": rule.distribution_suggested_min,
-                    "new_max": rule.distribution_suggested_max,
-                    "change_pct": rule.distribution_change_pct,
-                    "adu": rule.distribution_adu,
-                    "lead_days": rule.distribution_lead_days,
-                    "method": rule.distribution_suggestion_method,
-                    "mode": mode,
-                    "user_id": self.env.user.id,
-                }
+            changes |= rule._distribution_write_levels(
+                rule.distribution_suggested_min, rule.distribution_suggested_max, mode, rule._distribution_figures()
             )
-            with verbs.server_verb(APPLY, rule):
-                # sudo: a Distribution User applies a suggestion within the tolerance without the Inventory
-                # rights to edit reordering rules: the verb is the right (checked by the callers).
-                rule.sudo().write(
-                    {
-                        "product_min_qty": rule.distribution_suggested_min,
-                        "product_max_qty": rule.distribution_suggested_max,
-                        "distribution_suggestion_state": "applied",
-                    }
-                )
+        return changes
+
+    def _distribution_figures(self):
+        """What the current suggestion was made from (kept with a change, and in a request for approval)."""
+        self.ensure_one()
+        return {
+            "adu": self.distribution_adu,
+            "lead_days": self.distribution_lead_days,
+            "method": self.distribution_suggestion_method or False,
+            "change_pct": self.distribution_change_pct,
+        }
+
+    def _distribution_write_levels(self, new_min, new_max, mode, figures):
+        """Verb: write ``new_min`` and ``new_max`` on this rule and log the change (``mode``: auto, manual,
+        approved) with the ``figures`` that produced it. For the server's own code (see _distribution_apply)."""
+        self.ensure_one()
+        vals = {
+            "orderpoint_id": self.id,
+            "product_id": self.product_id.id,
+            "warehouse_id": self.warehouse_id.id,
+            "company_id": self.company_id.id,
+            "old_min": self.product_min_qty,
+            "old_max": self.product_max_qty,
+            "new_min": new_min,
+            "new_max": new_max,
+            "mode": mode,
+            "user_id": self.env.user.id,
+            **figures,
+        }
+        with verbs.server_verb(APPLY, self):
+            # sudo: a Distribution User applies a suggestion within the tolerance without the Inventory rights
+            # to edit reordering rules: the verb is the right (checked by the callers).
+            self.sudo().write(
+                {"product_min_qty": new_min, "product_max_qty": new_max, "distribution_suggestion_state": "applied"}
+            )
         # sudo: the change log is written by the system only; nobody creates or edits it.
-        return Change.sudo().create(vals_list)
+        return self.env["distribution.replenishment.change"].sudo().create(vals)
 
     def _distribution_check_group(self, group):
         if not self.env.user.has_group(group):
@@ -337,12 +351,14 @@ class StockWarehouseOrderpoint(models.Model):
                 within = rules.filtered(lambda rule: rule.distribution_suggestion_state == "within")
                 within._distribution_apply("auto")
                 above = rules.filtered(lambda rule: rule.distribution_suggestion_state == "above")
+                requested = above._distribution_left_above_tolerance()
                 run.message = self.env._(
                     "%(count)s suggestions computed, %(applied)s applied within the tolerance, %(waiting)s "
-                    "waiting for a manager.",
+                    "beyond it (%(requested)s sent for approval).",
                     count=len(rules),
                     applied=len(within),
                     waiting=len(above),
+                    requested=len(requested),
                 )
         remaining = (
             self.search_count(
