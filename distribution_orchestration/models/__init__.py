@@ -14,6 +14,8 @@ from . import distribution_replenishment_profile
 from . import distribution_sla_tier
 from . import distribution_validation_check
 from . import distribution_validation_rule
+from . import distribution_vendor_lead_time
+from . import res_company
 from . import res_config_settings
 from . import res_partner
 from . import sale_order

@@ -29,6 +29,18 @@ class ResConfigSettings(models.TransientModel):
         help="E-mail the customer when their delivery is done. Never sent when Odoo's own delivery "
         "confirmation e-mail (Inventory settings) is on: then Odoo's e-mail is the one the customer gets.",
     )
+    distribution_lead_time_receipts = fields.Integer(
+        related="company_id.distribution_lead_time_receipts", readonly=False
+    )
+    distribution_lead_time_drift_pct = fields.Float(
+        related="company_id.distribution_lead_time_drift_pct", readonly=False
+    )
+    distribution_lead_time_drift_days = fields.Float(
+        related="company_id.distribution_lead_time_drift_days", readonly=False
+    )
+    distribution_lead_time_tolerance_pct = fields.Float(
+        related="company_id.distribution_lead_time_tolerance_pct", readonly=False
+    )
     # What is in force, with links to it (counts only: sudo, whatever the administrator's Distribution role).
     distribution_active_rule_count = fields.Integer(compute="_compute_distribution_counts")
     distribution_sla_tier_count = fields.Integer(compute="_compute_distribution_counts")

@@ -84,7 +84,10 @@ class StockWarehouseOrderpoint(models.Model):
         customer location, so they do not count."""
         if not products:
             return {}
-        self.env["stock.move"].flush_model(["state", "date", "product_qty", "location_id", "location_dest_id"])
+        self.env["stock.move"].flush_model(
+            ["state", "date", "product_qty", "location_id", "location_dest_id", "company_id", "product_id"]
+        )
+        self.env["stock.location"].flush_model(["usage", "warehouse_id"])
         # Raw SQL: one grouped query for the whole batch (per day, product and warehouse), which
         # _read_group cannot express (the warehouse comes from the source or the destination).
         self.env.cr.execute(
@@ -122,7 +125,10 @@ class StockWarehouseOrderpoint(models.Model):
         demand of open sale orders) planned between ``start`` and ``end``."""
         if not products:
             return {}
-        self.env["stock.move"].flush_model(["state", "date", "product_qty", "location_id", "location_dest_id"])
+        self.env["stock.move"].flush_model(
+            ["state", "date", "product_qty", "location_id", "location_dest_id", "company_id", "product_id"]
+        )
+        self.env["stock.location"].flush_model(["usage", "warehouse_id"])
         # Raw SQL: see _distribution_daily_quantities.
         self.env.cr.execute(
             SQL(

@@ -6,6 +6,7 @@ from . import test_demo
 from . import test_dispatch
 from . import test_exceptions
 from . import test_inbox
+from . import test_lead_times
 from . import test_notifications
 from . import test_onboarding
 from . import test_order_events

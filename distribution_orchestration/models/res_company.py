@@ -1,0 +1,27 @@
+from odoo import fields
+from odoo import models
+
+
+class ResCompany(models.Model):
+    """How supplier lead times are learned from receipts, and when a vendor drifts."""
+
+    _inherit = "res.company"
+
+    distribution_lead_time_receipts = fields.Integer(
+        "Receipts Learned From",
+        default=10,
+        help="The lead time of a vendor (and of each of its products) is learned from its last receipts.",
+    )
+    distribution_lead_time_drift_pct = fields.Float(
+        "Drift (%)",
+        default=25.0,
+        help="A vendor drifts when its learned median lead time differs from the "
+        "planned one by more than this share and by more than the drift days.",
+    )
+    distribution_lead_time_drift_days = fields.Float("Drift (days)", default=3.0)
+    distribution_lead_time_tolerance_pct = fields.Float(
+        "Lead Time Tolerance (%)",
+        default=20.0,
+        help="Applying a learned lead time that moves the vendor delay by more than this share needs a "
+        "Distribution Manager.",
+    )
