@@ -71,6 +71,14 @@ HISTORY = {
     },
     "dispatch_scoring": {"per_day": 8, "skipped": 0.2, "failures": {}, "duration_ms": 1500},
     "reconciliation": {"per_day": 2, "failures": {}, "duration_ms": 1200},
+    "replenishment_suggestions": {"per_day": 1, "failures": {}, "duration_ms": 2500},
+    "lead_time_learning": {"per_day": 1, "failures": {}, "duration_ms": 1800},
+    "stock_monitor": {
+        "per_day": 12,
+        "technical": 0.01,
+        "failures": {"technical": [("SerializationFailure", "could not serialize access due to concurrent update")]},
+        "duration_ms": 600,
+    },
 }
 
 
@@ -113,8 +121,46 @@ class DistributionDemo(models.AbstractModel):
         self._distribution_demo_history(
             HISTORY, records={"order_validation": sale_orders, "hold_release": sale_orders[:10]}
         )
+        self._distribution_demo_replenishment(main, east, products)
         self._distribution_demo_evaluate_alerts()
         return True
+
+    @api.model
+    def _distribution_demo_replenishment(self, main, east, products):
+        """Reordering rules for the everyday products in both warehouses, then the nightly scheduled actions
+        run once, as they would: suggestions from the deliveries the demo made, lead times learned from
+        the receipts of Odoo's demo purchases, the stock monitors."""
+        Orderpoint = self.env["stock.warehouse.orderpoint"]
+        for warehouse in (main, east):
+            for key, (minimum, maximum) in {
+                "desk": (5, 10),
+                "drawer": (20, 60),
+                "box": (40, 80),
+                "bin": (0, 0),
+            }.items():
+                product = products[key]
+                if Orderpoint.search_count([("product_id", "=", product.id), ("warehouse_id", "=", warehouse.id)]):
+                    continue
+                Orderpoint.create(
+                    {
+                        "product_id": product.id,
+                        "warehouse_id": warehouse.id,
+                        "location_id": warehouse.lot_stock_id.id,
+                        "product_min_qty": minimum,
+                        "product_max_qty": maximum,
+                        "trigger": "auto",
+                    }
+                )
+        Orderpoint._cron_distribution_suggestions()
+        self.env["distribution.vendor.lead.time"]._cron_learn()
+        Monitor = self.env["distribution.stock.monitor"]
+        Monitor._cron_low_stock()
+        Monitor._cron_late_transfers()
+        Monitor._cron_aging_stock()
+        Monitor._cron_lot_issues()
+        self._distribution_demo_assign(
+            self.env["distribution.exception"].search([("deadline", "=", False), ("state", "=", "new")])
+        )
 
     @api.model
     def _distribution_demo_odoo_orders(self, limit=30):

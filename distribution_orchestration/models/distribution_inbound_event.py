@@ -11,6 +11,7 @@ from odoo import models
 from odoo.tools import SQL
 
 from ..services import inbound
+from ..services import replenishment
 from .distribution_exception import CATEGORIES
 
 _logger = logging.getLogger(__name__)
@@ -381,24 +382,64 @@ class DistributionInboundEvent(models.Model):
         return exceptions, result
 
     def _record_supplier_lead_time(self, order, products, lead_time):
-        """The vendor's new lead time on its pricelist lines of these products (created when missing:
-        the vendor sells them, as the purchase order shows)."""
+        """The vendor's new lead time on its pricelist lines of these products, under the policy of learned
+        lead times: a line is created when missing (the vendor sells the product, as the purchase order
+        shows), a change within the company's lead time tolerance is written, a larger one is not: a
+        ``lead_time_drift`` exception on the vendor says what was announced, for a Distribution Manager to
+        apply (Supplier Lead Times) or to take up with the vendor. Answers that exception, if any."""
         vendor = order.partner_id.commercial_partner_id
+        company = order.company_id
         Supplierinfo = self.env["product.supplierinfo"]
+        beyond = {}
         for product in products:
             infos = product.seller_ids.filtered(lambda info: info.partner_id.commercial_partner_id == vendor)
-            if infos:
-                infos.write({"delay": lead_time})
-            else:
+            if not infos:
                 Supplierinfo.create(
                     {
                         "partner_id": vendor.id,
                         "product_tmpl_id": product.product_tmpl_id.id,
                         "delay": lead_time,
-                        "company_id": order.company_id.id,
+                        "company_id": company.id,
                         "currency_id": order.currency_id.id,
                     }
                 )
+                continue
+            within = infos.filtered(
+                lambda info: replenishment.change_pct(info.delay, lead_time)
+                <= company.distribution_lead_time_tolerance_pct
+            )
+            within.write({"delay": lead_time})
+            for info in infos - within:
+                beyond[product] = info.delay
+        if not beyond:
+            return self.env["distribution.exception"]
+        return (
+            self.env["distribution.exception"]
+            .with_company(company)
+            ._raise_for(
+                vendor,
+                f"supplier_lead_time:{vendor.id}",
+                "lead_time_drift",
+                self.env._(
+                    "%(vendor)s announces a lead time of %(days)s days (event %(event)s) for %(products)s, beyond "
+                    "the tolerance of %(tolerance)s%% of what Odoo plans (%(planned)s days): not applied. A "
+                    "Distribution Manager applies it on the vendor's price list lines, or takes it up with the vendor.",
+                    vendor=vendor.display_name,
+                    days=lead_time,
+                    event=self.event_id,
+                    products=", ".join(product.display_name for product in beyond),
+                    tolerance=company.distribution_lead_time_tolerance_pct,
+                    planned=", ".join(sorted({f"{delay:g}" for delay in beyond.values()})),
+                ),
+                reason_code="supplier_lead_time_announced",
+                values={
+                    "announced_days": lead_time,
+                    "planned_days": {product.display_name: delay for product, delay in beyond.items()},
+                    "purchase_order": order.name,
+                    "event_id": self.event_id,
+                },
+            )
+        )
 
     def _raise_infeasible_orders(self, order, planned_by_product):
         Exception_ = self.env["distribution.exception"]

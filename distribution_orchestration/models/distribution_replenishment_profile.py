@@ -60,6 +60,17 @@ class DistributionReplenishmentProfile(models.Model):
         help="Under this many days of cover, the low stock monitor raises an exception.",
     )
 
+    aging_days = fields.Integer(
+        "Aging Stock (days)",
+        default=180,
+        help="Stock received more than this many days ago is reported by the aging stock monitor (0: never).",
+    )
+    expiry_days = fields.Integer(
+        "Expiry Warning (days)",
+        default=30,
+        help="Lots expiring within this many days are reported by the lot monitor (with Odoo's expiry dates).",
+    )
+
     @api.constrains("horizon_days", "future_days", "future_weight", "safety_days", "cycle_days", "service_level")
     def _check_figures(self):
         for profile in self:
@@ -103,7 +114,9 @@ class DistributionReplenishmentProfile(models.Model):
             defaults = self.default_get(
                 ["horizon_days", "future_days", "future_weight", "safety_days", "cycle_days", "tolerance_pct"]
             )
-            return dict(defaults, service_level=None, cover_days_threshold=5.0, profile_id=False)
+            return dict(
+                defaults, service_level=None, cover_days_threshold=5.0, aging_days=180, expiry_days=30, profile_id=False
+            )
         self.ensure_one()
         return {
             "horizon_days": self.horizon_days,
@@ -114,5 +127,7 @@ class DistributionReplenishmentProfile(models.Model):
             "service_level": self.service_level or None,
             "tolerance_pct": self.tolerance_pct,
             "cover_days_threshold": self.cover_days_threshold,
+            "aging_days": self.aging_days,
+            "expiry_days": self.expiry_days,
             "profile_id": self.id,
         }

@@ -26,7 +26,12 @@ SUGGESTION_FIELDS = (
     "distribution_suggestion_state",
     "distribution_suggested_at",
     "distribution_profile_id",
+    "distribution_cover_days",
+    "distribution_cover_checked_at",
 )
+COVER = "distribution_replenishment_cover"
+# A learned lead time replaces the vendor's delay in the suggestions once learned from this many receipts.
+LEARNED_MIN_RECEIPTS = 3
 SUGGESTION_STATES = [
     ("none", "No suggestion"),
     ("current", "Up to date"),
@@ -60,11 +65,15 @@ class StockWarehouseOrderpoint(models.Model):
     )
     distribution_suggested_at = fields.Datetime("Suggested On", readonly=True)
     distribution_profile_id = fields.Many2one("distribution.replenishment.profile", "Profile", readonly=True)
+    distribution_cover_days = fields.Float(
+        "Days of Cover", readonly=True, help="Free quantity in the warehouse / ADU, at the last low stock check."
+    )
+    distribution_cover_checked_at = fields.Datetime(readonly=True)
     distribution_change_ids = fields.One2many("distribution.replenishment.change", "orderpoint_id", "Changes")
 
     def write(self, vals):
         # The suggestion decides what may apply by itself: only the suggestion's own verbs write it.
-        guards = dict.fromkeys(SUGGESTION_FIELDS, (SUGGEST, APPLY))
+        guards = dict.fromkeys(SUGGESTION_FIELDS, (SUGGEST, APPLY, COVER))
         refused = verbs.refused_fields(self, vals, guards) if self else []
         if refused:
             raise AccessError(
@@ -152,12 +161,29 @@ class StockWarehouseOrderpoint(models.Model):
         )
         return {(product_id, warehouse_id): quantity for product_id, warehouse_id, quantity in self.env.cr.fetchall()}
 
-    def _distribution_planned_lead_days(self):
-        """The lead time Odoo plans this rule with (vendor delay, purchase lead times, route delays), in days."""
+    def _distribution_planned_lead_days(self, learned=None):
+        """The lead time of this rule, in days: the one Odoo plans with (vendor delay, purchase lead times,
+        route delays), where the vendor's delay is replaced by the median learned from its receipts of the
+        product when there are at least LEARNED_MIN_RECEIPTS of them. ``learned``: {(vendor id, product id):
+        learned lead time line}, read once for a batch."""
         self.ensure_one()
         if not self.lead_days_date:
             return 0.0
-        return float(max((self.lead_days_date - fields.Date.context_today(self)).days, 0))
+        planned = float(max((self.lead_days_date - fields.Date.context_today(self)).days, 0))
+        seller = self.product_id.with_company(self.company_id)._select_seller(quantity=None)[:1]
+        line = (learned or {}).get((seller.partner_id.id, self.product_id.id)) if seller else None
+        if line and line.receipt_count >= LEARNED_MIN_RECEIPTS and "buy" in self.rule_ids.mapped("action"):
+            return max(planned - seller.delay + line.median_days, 0.0)
+        return planned
+
+    def _distribution_learned_lead_times(self, company):
+        """{(vendor id, product id): learned lead time line} of these rules' products in ``company``."""
+        lines = (
+            self.env["distribution.vendor.lead.time"]
+            .sudo()
+            .search([("company_id", "=", company.id), ("product_id", "in", self.product_id.ids)])
+        )
+        return {(line.partner_id.id, line.product_id.id): line for line in lines}
 
     # -- suggestions ------------------------------------------------------------------------------
     def _distribution_compute_suggestions(self):
@@ -170,6 +196,7 @@ class StockWarehouseOrderpoint(models.Model):
         for company in self.company_id:
             rules = self.filtered(lambda rule, c=company: rule.company_id == c)
             profiles = Profile.search([("company_id", "=", company.id)])
+            learned = rules._distribution_learned_lead_times(company)
             settings = {
                 rule: Profile._profile_for(company, rule.warehouse_id, rule.product_id.categ_id, profiles)._settings()
                 for rule in rules
@@ -195,7 +222,7 @@ class StockWarehouseOrderpoint(models.Model):
                         adu = replenishment.blended_adu(
                             adu, future_qty, figures["future_days"], figures["future_weight"]
                         )
-                    lead_days = rule._distribution_planned_lead_days()
+                    lead_days = rule._distribution_planned_lead_days(learned)
                     levels = replenishment.reorder_levels(
                         adu,
                         lead_days=lead_days,
@@ -324,6 +351,15 @@ class StockWarehouseOrderpoint(models.Model):
             )
         # sudo: the change log is written by the system only; nobody creates or edits it.
         return self.env["distribution.replenishment.change"].sudo().create(vals)
+
+    def _distribution_write_cover(self, cover):
+        """Verb: the days of cover of this rule found by the low stock monitor (None: no demand)."""
+        self.ensure_one()
+        with verbs.server_verb(COVER, self):
+            # sudo: the monitor's figure, written by the system.
+            self.sudo().write(
+                {"distribution_cover_days": cover or 0.0, "distribution_cover_checked_at": fields.Datetime.now()}
+            )
 
     def _distribution_check_group(self, group):
         if not self.env.user.has_group(group):

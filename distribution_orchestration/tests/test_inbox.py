@@ -299,12 +299,32 @@ class TestInbox(HttpCase):
         event = self._events(self.supplier)
         self.assertEqual(event.state, "done", event.error)
         self.assertEqual(purchase.order_line.date_planned, planned)
-        self.assertEqual(self.product.seller_ids.filtered(lambda info: info.partner_id == self.vendor).delay, 14)
+        # 3 -> 14 days is beyond the lead time tolerance: not written, the vendor flagged for a manager.
+        info = self.product.seller_ids.filtered(lambda info: info.partner_id == self.vendor)
+        self.assertEqual(info.delay, 3)
+        announced = self.Exception.search([("source_key", "=", f"supplier_lead_time:{self.vendor.id}")])
+        self.assertRecordValues(announced, [{"category": "lead_time_drift", "res_model": "res.partner"}])
+        self.assertEqual(announced.values["announced_days"], 14)
         self.assertIn("Supplier update received", purchase.message_ids[0].body)
         exceptions = self.Exception.search([("category", "=", "date_infeasible"), ("res_model", "=", "sale.order")])
         self.assertEqual(exceptions.sale_order_id, late_order)
         self.assertNotIn(safe_order, exceptions.sale_order_id)
         self.assertEqual(event.exception_id, exceptions)
+
+    def test_supplier_lead_time_within_the_tolerance_is_written(self):
+        purchase = self.env["purchase.order"].create(
+            {
+                "partner_id": self.vendor.id,
+                "order_line": [Command.create({"product_id": self.product.id, "product_qty": 2, "price_unit": 5.0})],
+            }
+        )
+        purchase.button_confirm()
+        self.env.company.distribution_lead_time_tolerance_pct = 50
+        self._post(self.supplier, {"purchase_order": purchase.name, "lead_time_days": 4, "lines": []})
+        self._process()
+        self.assertEqual(self._events(self.supplier).state, "done")
+        self.assertEqual(self.product.seller_ids.filtered(lambda info: info.partner_id == self.vendor).delay, 4)
+        self.assertFalse(self.Exception.search([("source_key", "=", f"supplier_lead_time:{self.vendor.id}")]))
 
     def test_supplier_update_unknown_order(self):
         data = {"purchase_order": "P-NOPE", "lines": [{"product_code": "INB-W", "planned_date": "2030-01-01"}]}

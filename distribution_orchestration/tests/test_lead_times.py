@@ -134,6 +134,12 @@ class TestLeadTimeLearning(ReplenishmentFixtures, TransactionCase):
         vendor_line.with_user(self.manager).action_apply_learned_lead_time()
         self.assertEqual(self.bolt.seller_ids.delay, 13)
         self.assertEqual(exception.state, "resolved")
+        # The reorder suggestion plans with the learned lead time (the vendor's delay replaced).
+        rule = self._rule(self.bolt, 0, 0)
+        self.bolt.seller_ids.delay = 7
+        rule._distribution_compute_suggestions()
+        self.assertEqual(rule.distribution_lead_days, 13)
+        self.bolt.seller_ids.delay = 13
         # The next learning agrees with the new plan.
         self.LeadTime._learn(self.company, self.vendor)
         self.assertFalse(vendor_line.drifting)

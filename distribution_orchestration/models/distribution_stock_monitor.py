@@ -1,0 +1,315 @@
+from collections import defaultdict
+from datetime import timedelta
+
+from odoo import api
+from odoo import fields
+from odoo import models
+from odoo.tools import SQL
+
+from ..services import replenishment
+
+LOW_STOCK = "low_stock_monitor"
+AGING = "aging_stock_monitor"
+LATE = "late_transfer_monitor"
+LOTS = "lot_monitor"
+
+
+class DistributionStockMonitor(models.AbstractModel):
+    """The stock monitors, each a scheduled action: low stock (days of cover under the profile's threshold),
+    aging stock, late transfers and lots near or past their expiry. Each raises its exceptions through the
+    exception API (one open per source and document, updated on each pass) and resolves them when their
+    condition clears. Each pass works a batch and is a tracked run; a full batch asks for the next one,
+    so a pass is resumable and committed batch by batch. Odoo runs one scheduled action on one worker at a
+    time (its job row is locked), and raising is idempotent (a unique index on the open exceptions)."""
+
+    _name = "distribution.stock.monitor"
+    _description = "Distribution Stock Monitors"
+
+    def _profiles(self, company):
+        Profile = self.env["distribution.replenishment.profile"]
+        return Profile, Profile.search([("company_id", "=", company.id)])
+
+    # -- low stock ----------------------------------------------------------------------------------
+    @api.model
+    def _cron_low_stock(self, batch_size=500):
+        """Days of cover (free quantity in the warehouse / ADU) of the reordering rules with a demand, the
+        least recently checked first; under the profile's threshold, a low_stock exception on the rule with
+        its suggested replenishment; back above it, resolved."""
+        Orderpoint = self.env["stock.warehouse.orderpoint"]
+        rules = Orderpoint.search(
+            [
+                ("trigger", "=", "auto"),
+                ("distribution_adu", ">", 0),
+                "|",
+                ("distribution_cover_checked_at", "=", False),
+                ("distribution_cover_checked_at", "<", fields.Datetime.now() - timedelta(minutes=50)),
+            ],
+            order="distribution_cover_checked_at asc nulls first, id",
+            limit=batch_size,
+        )
+        Exception_ = self.env["distribution.exception"]
+        raised = 0
+        for company in rules.company_id:
+            Profile, profiles = self._profiles(company)
+            company_rules = rules.filtered(lambda rule, c=company: rule.company_id == c)
+            with self.env["distribution.workflow.run"].with_company(company).track("stock_monitor") as run:
+                free = {}
+                # The quantities now, not as cached earlier in this transaction (quants are not a dependency).
+                company_rules.product_id.invalidate_recordset(["free_qty"])
+                for warehouse in company_rules.warehouse_id:
+                    products = company_rules.filtered(lambda r, w=warehouse: r.warehouse_id == w).product_id
+                    for product in products.with_context(warehouse_id=warehouse.id):
+                        free[(product.id, warehouse.id)] = product.free_qty
+                for rule in company_rules:
+                    settings = Profile._profile_for(company, rule.warehouse_id, rule.product_id.categ_id, profiles)
+                    threshold = settings._settings()["cover_days_threshold"]
+                    cover = replenishment.days_of_cover(
+                        free[(rule.product_id.id, rule.warehouse_id.id)], rule.distribution_adu
+                    )
+                    rule._distribution_write_cover(cover)
+                    if cover is not None and cover < threshold:
+                        raised += 1
+                        Exception_.with_company(company)._raise_for(
+                            rule,
+                            LOW_STOCK,
+                            "low_stock",
+                            self.env._(
+                                "%(product)s in %(warehouse)s: %(cover)s days of cover (free %(free)s, %(adu)s a "
+                                "day), under %(threshold)s days. Suggested: min %(min)s, max %(max)s; on order "
+                                "or on its way, see Replenishment.",
+                                product=rule.product_id.display_name,
+                                warehouse=rule.warehouse_id.name,
+                                cover=cover,
+                                free=free[(rule.product_id.id, rule.warehouse_id.id)],
+                                adu=round(rule.distribution_adu, 2),
+                                threshold=threshold,
+                                min=rule.distribution_suggested_min,
+                                max=rule.distribution_suggested_max,
+                            ),
+                            severity="high" if cover < threshold / 2 else "medium",
+                            values={
+                                "days_of_cover": cover,
+                                "free_qty": free[(rule.product_id.id, rule.warehouse_id.id)],
+                                "adu": rule.distribution_adu,
+                                "suggested_min": rule.distribution_suggested_min,
+                                "suggested_max": rule.distribution_suggested_max,
+                            },
+                        )
+                    else:
+                        Exception_._resolve_for(
+                            rule, [LOW_STOCK], self.env._("Back to %s days of cover or more.", threshold)
+                        )
+                run.message = self.env._(
+                    "Low stock: %(count)s rules checked, %(raised)s under their cover.",
+                    count=len(company_rules),
+                    raised=raised,
+                )
+        self._notify(rules, batch_size)
+        return rules
+
+    # -- aging stock --------------------------------------------------------------------------------
+    @api.model
+    def _cron_aging_stock(self):
+        """Stock received longer ago than the profile's aging days, per product and warehouse, with its value
+        at cost: one aging_stock exception per product of a warehouse, resolved when that stock is gone. One
+        grouped query per company."""
+        Exception_ = self.env["distribution.exception"]
+        self.env["stock.quant"].flush_model(["quantity", "in_date", "location_id", "product_id", "company_id"])
+        self.env["stock.location"].flush_model(["usage", "warehouse_id"])
+        now = fields.Datetime.now()
+        for company in self.env["res.company"].search([]):
+            Profile, profiles = self._profiles(company)
+            oldest = min([p.aging_days for p in profiles if p.aging_days] or [180])
+            # Raw SQL: quantities and oldest incoming dates per product and warehouse, in one grouped query.
+            self.env.cr.execute(
+                SQL(
+                    """
+                    SELECT quant.product_id, loc.warehouse_id, SUM(quant.quantity), MIN(quant.in_date)
+                      FROM stock_quant quant JOIN stock_location loc ON loc.id = quant.location_id
+                     WHERE loc.usage = 'internal' AND loc.warehouse_id IS NOT NULL AND quant.company_id = %s
+                       AND quant.quantity > 0 AND quant.in_date < %s
+                     GROUP BY 1, 2
+                    """,
+                    company.id,
+                    now - timedelta(days=oldest),
+                )
+            )
+            rows = self.env.cr.fetchall()
+            Product = self.env["product.product"].with_company(company)
+            Warehouse = self.env["stock.warehouse"]
+            products = Product.browse({row[0] for row in rows})
+            aging = {}
+            # A product may be shared by the companies: each company has its own aging exception of it.
+            source_key = f"{AGING}:{company.id}"
+            with self.env["distribution.workflow.run"].with_company(company).track("stock_monitor") as run:
+                for product_id, warehouse_id, quantity, in_date in rows:
+                    product, warehouse = products.browse(product_id), Warehouse.browse(warehouse_id)
+                    days = Profile._profile_for(company, warehouse, product.categ_id, profiles)._settings()[
+                        "aging_days"
+                    ]
+                    if not days or in_date >= now - timedelta(days=days):
+                        continue
+                    aging.setdefault(product_id, []).append((warehouse, quantity, in_date))
+                for product in products:
+                    lots = aging.get(product.id)
+                    if not lots:
+                        continue
+                    value = sum(quantity for _w, quantity, _d in lots) * product.standard_price
+                    Exception_.with_company(company)._raise_for(
+                        product,
+                        source_key,
+                        "aging_stock",
+                        self.env._(
+                            "%(product)s: stock received before %(since)s is still on hand (%(where)s), worth "
+                            "%(value)s at cost. Promote it, move it or return it to the vendor.",
+                            product=product.display_name,
+                            since=fields.Date.to_string(min(d for _w, _q, d in lots).date()),
+                            where=", ".join(f"{w.name} {q:g}" for w, q, _d in lots),
+                            value=company.currency_id.format(value),
+                        ),
+                        severity="low",
+                        values={
+                            "value": value,
+                            "warehouses": {w.name: q for w, q, _d in lots},
+                        },
+                    )
+                # Those whose aging stock is gone.
+                open_ones = Exception_.sudo().search(
+                    [
+                        ("source_key", "=", source_key),
+                        ("company_id", "=", company.id),
+                        ("state", "not in", ("resolved", "dismissed")),
+                    ]
+                )
+                for exception in open_ones.filtered(lambda e, a=aging: e.res_id not in a):
+                    exception._mark_resolved(self.env._("The aging stock is gone."), auto=True)
+                run.message = self.env._("Aging stock: %s products.", len(aging))
+
+    # -- late transfers -----------------------------------------------------------------------------
+    @api.model
+    def _cron_late_transfers(self, batch_size=500):
+        """Receipts and deliveries past their scheduled date and not done: a late_transfer exception on each
+        (the category the carrier events use), resolved once it is done, cancelled or rescheduled."""
+        Picking = self.env["stock.picking"]
+        Exception_ = self.env["distribution.exception"]
+        now = fields.Datetime.now()
+        flagged = Exception_.sudo().search(
+            [
+                ("source_key", "=", LATE),
+                ("res_model", "=", "stock.picking"),
+                ("state", "not in", ("resolved", "dismissed")),
+            ]
+        )
+        late = Picking.search(
+            [
+                ("picking_type_code", "in", ("incoming", "outgoing")),
+                ("state", "not in", ("draft", "done", "cancel")),
+                ("scheduled_date", "<", now),
+                ("id", "not in", flagged.mapped("res_id")),
+            ],
+            order="scheduled_date, id",
+            limit=batch_size,
+        )
+        cleared = (
+            Picking.browse(flagged.mapped("res_id"))
+            .exists()
+            .filtered(lambda p: p.state in ("done", "cancel") or p.scheduled_date >= now)
+        )
+        for company in (late | cleared).company_id:
+            with self.env["distribution.workflow.run"].with_company(company).track("stock_monitor") as run:
+                company_late = late.filtered(lambda p, c=company: p.company_id == c)
+                for picking in company_late:
+                    hours = round((now - picking.scheduled_date).total_seconds() / 3600, 1)
+                    Exception_.with_company(company)._raise_for(
+                        picking,
+                        LATE,
+                        "late_transfer",
+                        self.env._(
+                            "%(picking)s (%(kind)s) was scheduled for %(date)s: %(hours)s hours late and not done.",
+                            picking=picking.name,
+                            kind=picking.picking_type_id.name,
+                            date=fields.Datetime.to_string(picking.scheduled_date),
+                            hours=hours,
+                        ),
+                        severity="high" if picking.picking_type_code == "outgoing" else "medium",
+                        values={
+                            "scheduled_date": fields.Datetime.to_string(picking.scheduled_date),
+                            "hours_late": hours,
+                        },
+                    )
+                for picking in cleared.filtered(lambda p, c=company: p.company_id == c):
+                    Exception_._resolve_for(picking, [LATE], self.env._("Done, cancelled or rescheduled."))
+                run.message = self.env._("Late transfers: %s flagged.", len(company_late))
+        self._notify(late, batch_size)
+        return late
+
+    # -- lots -------------------------------------------------------------------------------------
+    @api.model
+    def _cron_lot_issues(self):
+        """Lots on hand (or reserved for a customer) past or near their expiry date: one lot_issue exception
+        per lot, resolved when the lot is no longer on hand. Only with Odoo's expiry dates (product_expiry):
+        without it the run says so and does nothing."""
+        Lot = self.env["stock.lot"]
+        Run = self.env["distribution.workflow.run"]
+        if "expiration_date" not in Lot._fields:
+            with Run.track("stock_monitor") as run:
+                run.skip(
+                    "module_missing",
+                    self.env._("The lot monitor needs Odoo's expiry dates (install Product Expiry Date)."),
+                )
+            return Lot
+        Exception_ = self.env["distribution.exception"]
+        now = fields.Datetime.now()
+        touched = Lot
+        for company in self.env["res.company"].search([]):
+            _Profile, profiles = self._profiles(company)
+            horizon = max([p.expiry_days for p in profiles] or [30])
+            quants = self.env["stock.quant"].search(
+                [
+                    ("company_id", "=", company.id),
+                    ("location_id.usage", "=", "internal"),
+                    ("quantity", ">", 0),
+                    ("lot_id.expiration_date", "!=", False),
+                    ("lot_id.expiration_date", "<", now + timedelta(days=horizon)),
+                ]
+            )
+            by_lot = defaultdict(float)
+            reserved = defaultdict(float)
+            for quant in quants:
+                by_lot[quant.lot_id] += quant.quantity
+                reserved[quant.lot_id] += quant.reserved_quantity
+            with Run.with_company(company).track("stock_monitor") as run:
+                for lot, quantity in by_lot.items():
+                    expired = lot.expiration_date < now
+                    Exception_.with_company(company)._raise_for(
+                        lot,
+                        LOTS,
+                        "lot_issue",
+                        self.env._(
+                            "Lot %(lot)s of %(product)s %(state)s on %(date)s: %(qty)s on hand, %(reserved)s reserved.",
+                            lot=lot.name,
+                            product=lot.product_id.display_name,
+                            state=self.env._("expired") if expired else self.env._("expires"),
+                            date=fields.Date.to_string(lot.expiration_date.date()),
+                            qty=quantity,
+                            reserved=reserved[lot],
+                        ),
+                        severity="high" if expired or reserved[lot] else "medium",
+                        values={"quantity": quantity, "reserved": reserved[lot], "expired": expired},
+                    )
+                open_ones = Exception_.sudo().search(
+                    [
+                        ("source_key", "=", LOTS),
+                        ("company_id", "=", company.id),
+                        ("state", "not in", ("resolved", "dismissed")),
+                    ]
+                )
+                on_hand = {lot.id for lot in by_lot}
+                for exception in open_ones.filtered(lambda e, ids=on_hand: e.res_id not in ids):
+                    exception._mark_resolved(self.env._("The lot is no longer on hand."), auto=True)
+                run.message = self.env._("Lots: %s near or past their expiry.", len(by_lot))
+            touched |= Lot.union(*by_lot)
+        return touched
+
+    def _notify(self, done, batch_size):
+        self.env["ir.cron"]._notify_progress(done=len(done), remaining=batch_size if len(done) >= batch_size else 0)
