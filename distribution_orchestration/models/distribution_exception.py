@@ -388,6 +388,21 @@ class DistributionException(models.Model):
                     note=exception.message,
                 )
 
+    def _notify_vendor_buyer(self):
+        """An activity for the buyer of the vendor an exception is about (a lead time drift), unless the
+        buyer already owns it. Called by the shipped automation rule 'vendor lead time drift'."""
+        for exception in self.filtered(lambda e: e.res_model == "res.partner"):
+            # sudo: the buyer is read on the vendor whoever raised the exception (a scheduled action).
+            buyer = self.env["res.partner"].sudo().browse(exception.res_id).commercial_partner_id.buyer_id
+            if buyer and buyer != exception.user_id:
+                exception.activity_schedule(
+                    "mail.mail_activity_data_todo",
+                    date_deadline=fields.Date.to_date(exception.deadline or fields.Datetime.now()),
+                    user_id=buyer.id,
+                    summary=self.env._("%s: vendor lead time", exception.name),
+                    note=exception.message,
+                )
+
     # -- actions -------------------------------------------------------------------------------
     def _check_group(self, group, message):
         # The buttons' groups= only hide them: every verb checks on the server who calls it.

@@ -33,7 +33,7 @@ COVER = "distribution_replenishment_cover"
 # A learned lead time replaces the vendor's delay in the suggestions once learned from this many receipts.
 LEARNED_MIN_RECEIPTS = 3
 SUGGESTION_STATES = [
-    ("none", "No suggestion"),
+    ("none", "No demand measured"),
     ("current", "Up to date"),
     ("within", "Within tolerance"),
     ("above", "Needs a manager"),
@@ -50,23 +50,36 @@ class StockWarehouseOrderpoint(models.Model):
     _inherit = "stock.warehouse.orderpoint"
 
     distribution_adu = fields.Float(
-        "ADU", digits="Product Unit of Measure", readonly=True, help="Average daily usage (customer deliveries)."
+        "ADU",
+        digits="Product Unit of Measure",
+        readonly=True,
+        aggregator=False,
+        help="Average daily usage (customer deliveries).",
     )
-    distribution_demand_sigma = fields.Float("Demand Std. Dev.", digits="Product Unit of Measure", readonly=True)
-    distribution_lead_days = fields.Float("Lead Time (days)", readonly=True)
-    distribution_suggested_min = fields.Float("Suggested Min", digits="Product Unit of Measure", readonly=True)
-    distribution_suggested_max = fields.Float("Suggested Max", digits="Product Unit of Measure", readonly=True)
+    distribution_demand_sigma = fields.Float(
+        "Demand Std. Dev.", digits="Product Unit of Measure", readonly=True, aggregator=False
+    )
+    distribution_lead_days = fields.Float("Lead Time (days)", readonly=True, aggregator=False)
+    distribution_suggested_min = fields.Float(
+        "Suggested Min", digits="Product Unit of Measure", readonly=True, aggregator=False
+    )
+    distribution_suggested_max = fields.Float(
+        "Suggested Max", digits="Product Unit of Measure", readonly=True, aggregator=False
+    )
     distribution_suggestion_method = fields.Selection(
         [("days", "Days of cover"), ("service", "Service level")], "Method", readonly=True
     )
-    distribution_change_pct = fields.Float("Change (%)", readonly=True)
+    distribution_change_pct = fields.Float("Change (%)", readonly=True, aggregator=False)
     distribution_suggestion_state = fields.Selection(
         SUGGESTION_STATES, "Suggestion", default="none", required=True, readonly=True, index=True
     )
     distribution_suggested_at = fields.Datetime("Suggested On", readonly=True)
     distribution_profile_id = fields.Many2one("distribution.replenishment.profile", "Profile", readonly=True)
     distribution_cover_days = fields.Float(
-        "Days of Cover", readonly=True, help="Free quantity in the warehouse / ADU, at the last low stock check."
+        "Days of Cover",
+        readonly=True,
+        aggregator=False,
+        help="Free quantity in the warehouse / ADU, at the last low stock check.",
     )
     distribution_cover_checked_at = fields.Datetime(readonly=True)
     distribution_change_ids = fields.One2many("distribution.replenishment.change", "orderpoint_id", "Changes")
@@ -129,9 +142,9 @@ class StockWarehouseOrderpoint(models.Model):
         return quantities
 
     @api.model
-    def _distribution_future_quantities(self, company, products, start, end):
+    def _distribution_future_quantities(self, company, products, end):
         """{(product id, warehouse id): quantity} still to deliver to customers on open moves (the confirmed
-        demand of open sale orders) planned between ``start`` and ``end``."""
+        demand of open sale orders) planned before ``end``, the overdue ones included (a backlog is demand)."""
         if not products:
             return {}
         self.env["stock.move"].flush_model(
@@ -149,13 +162,12 @@ class StockWarehouseOrderpoint(models.Model):
                  WHERE move.state NOT IN ('draft', 'done', 'cancel')
                    AND move.company_id = %(company)s
                    AND move.product_id = ANY(%(products)s)
-                   AND move.date >= %(start)s AND move.date < %(end)s
+                   AND move.date < %(end)s
                    AND src.usage = 'internal' AND dest.usage = 'customer'
                  GROUP BY 1, 2
                 """,
                 company=company.id,
                 products=list(products.ids),
-                start=start,
                 end=end,
             )
         )
@@ -210,7 +222,7 @@ class StockWarehouseOrderpoint(models.Model):
                 futures = {}
                 for days in {settings[rule]["future_days"] for rule in batch if settings[rule]["future_weight"]}:
                     futures[days] = self._distribution_future_quantities(
-                        company, batch.product_id, now, now + timedelta(days=days)
+                        company, batch.product_id, now + timedelta(days=days)
                     )
                 for rule in batch:
                     figures = settings[rule]
@@ -233,6 +245,26 @@ class StockWarehouseOrderpoint(models.Model):
                         multiple=rule.qty_multiple,
                     )
                     levels_by_rule[rule] = levels
+                    if not adu:
+                        # No demand measured (a new product, or none sold in the horizon): nothing to suggest,
+                        # never a rule brought down to zero by itself.
+                        with verbs.server_verb(SUGGEST, rule):
+                            # sudo: see below.
+                            rule.sudo().write(
+                                {
+                                    "distribution_adu": 0.0,
+                                    "distribution_demand_sigma": 0.0,
+                                    "distribution_lead_days": lead_days,
+                                    "distribution_suggested_min": rule.product_min_qty,
+                                    "distribution_suggested_max": rule.product_max_qty,
+                                    "distribution_suggestion_method": False,
+                                    "distribution_change_pct": 0.0,
+                                    "distribution_suggestion_state": "none",
+                                    "distribution_suggested_at": now,
+                                    "distribution_profile_id": figures["profile_id"],
+                                }
+                            )
+                        continue
                     change = max(
                         replenishment.change_pct(rule.product_min_qty, levels.min_qty),
                         replenishment.change_pct(rule.product_max_qty, levels.max_qty),

@@ -5,6 +5,7 @@ from freezegun import freeze_time
 from odoo import Command
 from odoo import fields
 from odoo.exceptions import AccessError
+from odoo.tests import new_test_user
 from odoo.tests import tagged
 from odoo.tests.common import TransactionCase
 
@@ -112,6 +113,8 @@ class TestLeadTimeLearning(ReplenishmentFixtures, TransactionCase):
         purchase = self.env["purchase.order"].search([("partner_id", "=", self.vendor.id), ("state", "=", "draft")])
         self.assertTrue(purchase, "Odoo's make-to-order route bought for the customer order")
         purchase.button_confirm()
+        buyer = new_test_user(self.env, "replen_buyer", groups="purchase.group_purchase_user")
+        self.vendor.buyer_id = buyer
 
         self.LeadTime._cron_learn()
         vendor_line, bolt_line = self._lines()
@@ -123,6 +126,8 @@ class TestLeadTimeLearning(ReplenishmentFixtures, TransactionCase):
         self.assertRecordValues(exception, [{"category": "lead_time_drift", "state": "new", "severity": "high"}])
         self.assertEqual(exception.values["purchase_orders"], [purchase.name])
         self.assertEqual(exception.values["sale_orders"], [sale.name])
+        # The shipped automation rule told the vendor's buyer.
+        self.assertIn(buyer, exception.activity_ids.user_id)
         # A second pass updates the same exception.
         self.LeadTime._learn(self.company, self.vendor)
         self.assertEqual(self._drift_exception(), exception)

@@ -121,8 +121,8 @@ class ReplenishmentFixtures:
 class TestReplenishmentSuggestions(ReplenishmentFixtures, TransactionCase):
     def test_adu_from_customer_deliveries_net_of_returns(self):
         self._history()
-        bolt, nut = self._rule(self.bolt), self._rule(self.nut)
-        (bolt | nut)._distribution_compute_suggestions()
+        bolt = self._rule(self.bolt)
+        bolt._distribution_compute_suggestions()
         # (10 + 20 - 5) over the 10 days of the horizon, the other moves left out.
         self.assertAlmostEqual(bolt.distribution_adu, 2.5)
         series = [0] * 10
@@ -131,10 +131,38 @@ class TestReplenishmentSuggestions(ReplenishmentFixtures, TransactionCase):
         east = self._rule(self.bolt, warehouse=self.wh_east)
         east._distribution_compute_suggestions()
         self.assertAlmostEqual(east.distribution_adu, 4.0, msg="the east warehouse has its own demand")
-        # A new product without history: no demand, nothing to change on a rule at 0.
-        self.assertEqual(nut.distribution_adu, 0)
-        self.assertEqual((nut.distribution_suggested_min, nut.distribution_suggested_max), (0, 0))
-        self.assertEqual(nut.distribution_suggestion_state, "current")
+        # A new product without history: no demand measured, nothing suggested, the rule kept as it is.
+        nut_rule = self._rule(self.nut, 10, 30)
+        nut_rule._distribution_compute_suggestions()
+        self.assertEqual(nut_rule.distribution_adu, 0)
+        self.assertEqual((nut_rule.distribution_suggested_min, nut_rule.distribution_suggested_max), (10, 30))
+        self.assertEqual(nut_rule.distribution_suggestion_state, "none")
+        self.Orderpoint._cron_distribution_suggestions()
+        self.assertEqual((nut_rule.product_min_qty, nut_rule.product_max_qty), (10, 30))
+
+    def test_open_orders_blend_into_the_demand(self):
+        self._history()
+        rule = self._rule(self.bolt)
+        # 30 still to deliver (10 overdue, 20 in a week), 100 beyond the future horizon of 10 days.
+        stock = self.wh.lot_stock_id
+        Move = self.env["stock.move"]
+        for qty, days in ((10, -2), (20, 7), (100, 20)):
+            move = Move.create(
+                {
+                    "name": "open demand",
+                    "product_id": self.bolt.id,
+                    "product_uom_qty": qty,
+                    "product_uom": self.bolt.uom_id.id,
+                    "location_id": stock.id,
+                    "location_dest_id": self.customers.id,
+                    "date": fields.Datetime.now() + timedelta(days=days),
+                }
+            )
+            move._action_confirm()
+        self.profile.write({"future_days": 10, "future_weight": 0.5})
+        rule._distribution_compute_suggestions()
+        # 0.5 x 2.5 (past) + 0.5 x 30 / 10 (open orders) = 2.75
+        self.assertAlmostEqual(rule.distribution_adu, 2.75)
 
     def test_min_and_max_by_days_of_cover_and_by_service_level(self):
         self._history()
