@@ -1,6 +1,7 @@
 from . import test_attack_exceptions
 from . import test_attack_integration
 from . import test_attack_order_hold
+from . import test_attack_replenishment
 from . import test_batches
 from . import test_demo
 from . import test_dispatch
