@@ -17,6 +17,7 @@ from . import distribution_onboarding
 from . import distribution_outbound_endpoint
 from . import distribution_validation_check
 from . import distribution_validation_rule
+from . import distribution_vendor_lead_time
 from . import distribution_workflow_run
 from . import purchase_order
 from . import res_company

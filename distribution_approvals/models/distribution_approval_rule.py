@@ -17,6 +17,7 @@ REQUEST_TYPES = [
     ("inventory_adjustment", "Inventory adjustment"),
     ("scrap_write_off", "Scrap / write-off"),
     ("reorder_rule_change", "Reorder rule change"),
+    ("lead_time_change", "Vendor lead time change"),
     ("custom", "Custom"),
 ]
 APPROVER_GROUP = "distribution_approvals.group_distribution_approver"

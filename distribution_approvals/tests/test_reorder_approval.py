@@ -77,3 +77,56 @@ class TestReorderRuleApproval(ReplenishmentFixtures, TransactionCase):
         rule._distribution_compute_suggestions()
         self.assertFalse(rule._distribution_left_above_tolerance())
         self.assertEqual(self.Request.search_count([("res_model", "=", rule._name), ("res_id", "=", rule.id)]), 1)
+
+
+@tagged("post_install", "-at_install")
+class TestLeadTimeApproval(ReplenishmentFixtures, TransactionCase):
+    """A learned lead time beyond the tolerance becomes a request; approved, it writes the delay it showed."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.approver = new_test_user(cls.env, "lead_approver", groups=f"{APPROVER},stock.group_stock_user")
+        cls.company.distribution_lead_time_tolerance_pct = 20
+
+    _decide = TestReorderRuleApproval._decide
+
+    def _learned(self, median=13):
+        return self.env["distribution.vendor.lead.time"].create(
+            {
+                "partner_id": self.vendor.id,
+                "company_id": self.company.id,
+                "receipt_count": 6,
+                "median_days": median,
+                "p90_days": median + 2,
+                "planned_days": 7,
+                "drifting": True,
+                "computed_at": "2026-01-01 00:00:00",
+            }
+        )
+
+    def test_beyond_the_tolerance_the_learned_lead_time_waits_for_approval(self):
+        line = self._learned()
+        line.with_user(self.manager).action_apply_learned_lead_time()
+        request = line.distribution_approval_request_id
+        self.assertRecordValues(request, [{"state": "pending", "request_type": "lead_time_change"}])
+        self.assertEqual(self.bolt.seller_ids.delay, 7)
+        with self.assertRaises(UserError):
+            line.with_user(self.planner).action_apply_learned_lead_time()
+        self._decide(request, self.approver, "approve", "Confirmed with the vendor: new plant.")
+        self.assertEqual((self.bolt.seller_ids.delay, self.nut.seller_ids.delay), (13, 13))
+        self.assertFalse(line.drifting)
+
+    def test_an_approval_does_not_apply_to_a_plan_changed_since(self):
+        line = self._learned()
+        line.with_user(self.planner).action_apply_learned_lead_time()
+        request = line.distribution_approval_request_id
+        line._apply_days(9)  # applied meanwhile (a smaller correction)
+        self._decide(request, self.approver, "approve", "Ok.")
+        self.assertEqual(self.bolt.seller_ids.delay, 9)
+
+    def test_within_the_tolerance_no_approval_is_asked(self):
+        line = self._learned(median=8)
+        line.with_user(self.planner).action_apply_learned_lead_time()
+        self.assertFalse(line.distribution_approval_request_id)
+        self.assertEqual(self.bolt.seller_ids.delay, 8)

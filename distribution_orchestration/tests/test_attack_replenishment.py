@@ -79,10 +79,18 @@ class TestAttackReplenishment(ReplenishmentFixtures, JsonRpcMixin, HttpCase):
         self.assertRpcRefused(
             "distribution.vendor.lead.time", "write", lead_time.ids, {"median_days": 8}, context=FORGED
         )
-        # 7 -> 30 days is beyond the tolerance: a planner cannot apply it, whatever the context.
-        self.assertRpcRefused(
-            "distribution.vendor.lead.time", "action_apply_learned_lead_time", lead_time.ids, context=FORGED
-        )
+        # 7 -> 30 days is beyond the tolerance: a planner cannot apply it, whatever the context (with the approvals
+        # addon, the call asks for an approval and writes nothing).
+        if "distribution.approval.request" in self.env:
+            _result, error = self.rpc(
+                "distribution.vendor.lead.time", "action_apply_learned_lead_time", lead_time.ids, context=FORGED
+            )
+            self.assertIsNone(error)
+            self.assertEqual(lead_time.distribution_approval_request_id.state, "pending")
+        else:
+            self.assertRpcRefused(
+                "distribution.vendor.lead.time", "action_apply_learned_lead_time", lead_time.ids, context=FORGED
+            )
         _result, error = self.rpc("distribution.vendor.lead.time", "_apply_days", lead_time.ids, 30, context=FORGED)
         self.assertIsNotNone(error)
         self.assertEqual(self.bolt.seller_ids.delay, 7)

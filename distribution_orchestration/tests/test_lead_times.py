@@ -133,10 +133,19 @@ class TestLeadTimeLearning(ReplenishmentFixtures, TransactionCase):
         self.assertEqual(self._drift_exception(), exception)
 
         # 7 -> 13 days is beyond the 20% tolerance: not for a Distribution User.
-        with self.assertRaises(AccessError):
+        if "distribution.approval.request" in self.env:
+            # With distribution_approvals anyone asks for an approval (the matrix decides; see
+            # distribution_approvals/tests/test_reorder_approval.py), applied here as the approval does.
             vendor_line.with_user(self.planner).action_apply_learned_lead_time()
-        self.assertEqual(self.bolt.seller_ids.delay, 7)
-        vendor_line.with_user(self.manager).action_apply_learned_lead_time()
+            request = vendor_line.distribution_approval_request_id
+            self.assertEqual((request.state, request.payload["days"]), ("pending", 13))
+            self.assertEqual(self.bolt.seller_ids.delay, 7, "nothing written while pending")
+            vendor_line._apply_approved_lead_time(request)
+        else:
+            with self.assertRaises(AccessError):
+                vendor_line.with_user(self.planner).action_apply_learned_lead_time()
+            self.assertEqual(self.bolt.seller_ids.delay, 7)
+            vendor_line.with_user(self.manager).action_apply_learned_lead_time()
         self.assertEqual(self.bolt.seller_ids.delay, 13)
         self.assertEqual(exception.state, "resolved")
         # The reorder suggestion plans with the learned lead time (the vendor's delay replaced).
