@@ -73,6 +73,7 @@ HISTORY = {
     "reconciliation": {"per_day": 2, "failures": {}, "duration_ms": 1200},
     "replenishment_suggestions": {"per_day": 1, "failures": {}, "duration_ms": 2500},
     "lead_time_learning": {"per_day": 1, "failures": {}, "duration_ms": 1800},
+    "supply_risk": {"per_day": 24, "failures": {}, "duration_ms": 900},
     "stock_monitor": {
         "per_day": 12,
         "technical": 0.01,
@@ -153,6 +154,7 @@ class DistributionDemo(models.AbstractModel):
                 )
         Orderpoint._cron_distribution_suggestions()
         self.env["distribution.vendor.lead.time"]._cron_learn()
+        self.env["purchase.order.line"]._cron_supply_risk()
         Monitor = self.env["distribution.stock.monitor"]
         Monitor._cron_low_stock()
         Monitor._cron_late_transfers()

@@ -20,6 +20,7 @@ CATEGORIES = [
     ("aging_stock", "Aging stock"),
     ("lot_issue", "Lot issue"),
     ("lead_time_drift", "Lead time drift"),
+    ("supply_risk", "Supply at risk"),
     ("integration", "Integration"),
     ("other", "Other"),
 ]

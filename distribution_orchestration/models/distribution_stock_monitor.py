@@ -12,6 +12,7 @@ LOW_STOCK = "low_stock_monitor"
 AGING = "aging_stock_monitor"
 LATE = "late_transfer_monitor"
 LOTS = "lot_monitor"
+BACKORDERS = "backorder_pattern"
 
 
 class DistributionStockMonitor(models.AbstractModel):
@@ -242,6 +243,73 @@ class DistributionStockMonitor(models.AbstractModel):
                 run.message = self.env._("Late transfers: %s flagged.", len(company_late))
         self._notify(late, batch_size)
         return late
+
+    # -- patterns ---------------------------------------------------------------------------------
+    @api.model
+    def _cron_backorder_patterns(self):
+        """Repeated backorders of one product category: N customer backorders (company settings) created
+        within D days raise one stock_shortage exception on the category, listing the orders, not one per
+        order; it resolves itself when the count falls under N. One grouped query per company."""
+        Exception_ = self.env["distribution.exception"]
+        self.env.flush_all()  # the query reads pickings, moves, products and their categories
+        for company in self.env["res.company"].search([]):
+            threshold = company.distribution_backorder_pattern_count
+            since = fields.Datetime.now() - timedelta(days=company.distribution_backorder_pattern_days)
+            # Raw SQL: backorders per product category over the window in one grouped query.
+            self.env.cr.execute(
+                SQL(
+                    """
+                    SELECT template.categ_id, ARRAY_AGG(DISTINCT picking.id)
+                      FROM stock_picking picking
+                      JOIN stock_picking_type ptype ON ptype.id = picking.picking_type_id
+                      JOIN stock_move move ON move.picking_id = picking.id
+                      JOIN product_product product ON product.id = move.product_id
+                      JOIN product_template template ON template.id = product.product_tmpl_id
+                     WHERE picking.backorder_id IS NOT NULL AND ptype.code = 'outgoing'
+                       AND picking.company_id = %s AND picking.create_date >= %s
+                     GROUP BY template.categ_id
+                    """,
+                    company.id,
+                    since,
+                )
+            )
+            counts = dict(self.env.cr.fetchall())
+            source_key = f"{BACKORDERS}:{company.id}"
+            raised = set()
+            with self.env["distribution.workflow.run"].with_company(company).track("stock_monitor") as run:
+                for categ_id, picking_ids in counts.items():
+                    if len(picking_ids) < threshold:
+                        continue
+                    category = self.env["product.category"].browse(categ_id)
+                    pickings = self.env["stock.picking"].sudo().browse(picking_ids)
+                    orders = pickings.sale_id
+                    raised.add(categ_id)
+                    Exception_.with_company(company)._raise_for(
+                        category,
+                        source_key,
+                        "stock_shortage",
+                        self.env._(
+                            "%(count)s customer backorders of %(category)s in %(days)s days: %(orders)s. A "
+                            "pattern, not bad luck: review the reorder levels of the category (Reorder "
+                            "Suggestions) and its vendors' lead times.",
+                            count=len(pickings),
+                            category=category.display_name,
+                            days=company.distribution_backorder_pattern_days,
+                            orders=", ".join(orders.mapped("name")) or ", ".join(pickings.mapped("name")),
+                        ),
+                        reason_code="repeated_backorders",
+                        values={"backorders": pickings.mapped("name"), "sale_orders": orders.mapped("name")},
+                    )
+                stale = Exception_.sudo().search(
+                    [
+                        ("source_key", "=", source_key),
+                        ("res_model", "=", "product.category"),
+                        ("res_id", "not in", list(raised)),
+                        ("state", "not in", ("resolved", "dismissed")),
+                    ]
+                )
+                stale._mark_resolved(self.env._("Fewer backorders in the window."), auto=True)
+                run.message = self.env._("Backorder patterns: %s product categories.", len(raised))
 
     # -- lots -------------------------------------------------------------------------------------
     @api.model

@@ -25,3 +25,9 @@ class ResCompany(models.Model):
         help="Applying a learned lead time that moves the vendor delay by more than this share needs a "
         "Distribution Manager.",
     )
+    distribution_backorder_pattern_count = fields.Integer(
+        "Repeated Backorders",
+        default=3,
+        help="This many customer backorders of one product category within the window raise one exception.",
+    )
+    distribution_backorder_pattern_days = fields.Integer("Backorder Window (days)", default=30)

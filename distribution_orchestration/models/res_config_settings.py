@@ -41,6 +41,12 @@ class ResConfigSettings(models.TransientModel):
     distribution_lead_time_tolerance_pct = fields.Float(
         related="company_id.distribution_lead_time_tolerance_pct", readonly=False
     )
+    distribution_backorder_pattern_count = fields.Integer(
+        related="company_id.distribution_backorder_pattern_count", readonly=False
+    )
+    distribution_backorder_pattern_days = fields.Integer(
+        related="company_id.distribution_backorder_pattern_days", readonly=False
+    )
     # What is in force, with links to it (counts only: sudo, whatever the administrator's Distribution role).
     distribution_active_rule_count = fields.Integer(compute="_compute_distribution_counts")
     distribution_sla_tier_count = fields.Integer(compute="_compute_distribution_counts")

@@ -1,9 +1,4 @@
-from datetime import timedelta
-
-from freezegun import freeze_time
-
 from odoo import Command
-from odoo import fields
 from odoo.exceptions import AccessError
 from odoo.tests import new_test_user
 from odoo.tests import tagged
@@ -28,38 +23,6 @@ class TestLeadTimeLearning(ReplenishmentFixtures, TransactionCase):
                 "distribution_lead_time_tolerance_pct": 20,
             }
         )
-
-    def _purchase(self, product, qty=10):
-        """A purchase order of ``product`` confirmed now, promised in 7 days."""
-        order = self.env["purchase.order"].create(
-            {
-                "partner_id": self.vendor.id,
-                "order_line": [
-                    Command.create(
-                        {
-                            "product_id": product.id,
-                            "product_qty": qty,
-                            "price_unit": 2.0,
-                            "date_planned": fields.Datetime.now() + timedelta(days=7),
-                        }
-                    )
-                ],
-            }
-        )
-        order.button_confirm()
-        return order
-
-    def _receipt(self, product, days, confirmed_days_ago):
-        """A purchase order confirmed ``confirmed_days_ago`` days back, received ``days`` days later (the
-        clock moved, so that Odoo dates the confirmation and the receipt itself)."""
-        confirmed = fields.Datetime.now().replace(microsecond=0) - timedelta(days=confirmed_days_ago)
-        with freeze_time(confirmed):
-            order = self._purchase(product)
-        with freeze_time(confirmed + timedelta(days=days)):
-            picking = order.picking_ids
-            picking.move_ids.write({"quantity": 10, "picked": True})
-            picking.button_validate()
-        return order
 
     def _lines(self):
         vendor_line = self.LeadTime.search([("partner_id", "=", self.vendor.id), ("product_id", "=", False)])

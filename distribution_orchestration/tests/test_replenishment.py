@@ -2,6 +2,8 @@ import math
 import statistics
 from datetime import timedelta
 
+from freezegun import freeze_time
+
 from odoo import Command
 from odoo import fields
 from odoo.exceptions import AccessError
@@ -82,6 +84,38 @@ class ReplenishmentFixtures:
         move.write({"date": noon})
         move.move_line_ids.write({"date": noon})
         return move
+
+    def _purchase(self, product, qty=10):
+        """A purchase order of ``product`` confirmed now, promised in 7 days."""
+        order = self.env["purchase.order"].create(
+            {
+                "partner_id": self.vendor.id,
+                "order_line": [
+                    Command.create(
+                        {
+                            "product_id": product.id,
+                            "product_qty": qty,
+                            "price_unit": 2.0,
+                            "date_planned": fields.Datetime.now() + timedelta(days=7),
+                        }
+                    )
+                ],
+            }
+        )
+        order.button_confirm()
+        return order
+
+    def _receipt(self, product, days, confirmed_days_ago):
+        """A purchase order confirmed ``confirmed_days_ago`` days back, received ``days`` days later (the
+        clock moved, so that Odoo dates the confirmation and the receipt itself)."""
+        confirmed = fields.Datetime.now().replace(microsecond=0) - timedelta(days=confirmed_days_ago)
+        with freeze_time(confirmed):
+            order = self._purchase(product)
+        with freeze_time(confirmed + timedelta(days=days)):
+            picking = order.picking_ids
+            picking.move_ids.write({"quantity": 10, "picked": True})
+            picking.button_validate()
+        return order
 
     def _rule(self, product, minimum=0.0, maximum=0.0, warehouse=None, **vals):
         warehouse = warehouse or self.wh

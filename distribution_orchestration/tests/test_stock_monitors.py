@@ -90,3 +90,30 @@ class TestStockMonitors(ReplenishmentFixtures, TransactionCase):
         self.Monitor._cron_lot_issues()
         run = self._last_run()
         self.assertEqual((run.state, run.reason), ("skipped", "module_missing"))
+
+    def test_repeated_backorders_of_a_category_raise_one_exception(self):
+        self.company.write({"distribution_backorder_pattern_count": 2, "distribution_backorder_pattern_days": 30})
+        category = self.env["product.category"].create({"name": "Fasteners"})
+        (self.bolt | self.nut).categ_id = category
+        customer = self.env["res.partner"].create({"name": "Backorder Customer"})
+        self.env["stock.quant"]._update_available_quantity(self.bolt, self.wh.lot_stock_id, 2)
+        self.env["stock.quant"]._update_available_quantity(self.nut, self.wh.lot_stock_id, 2)
+        orders = self.env["sale.order"]
+        for product in (self.bolt, self.nut):
+            order = self.env["sale.order"].create(
+                {"partner_id": customer.id, "order_line": [(0, 0, {"product_id": product.id, "product_uom_qty": 5})]}
+            )
+            order.action_confirm()
+            picking = order.picking_ids
+            picking.move_ids.write({"quantity": 2, "picked": True})
+            picking.with_context(cancel_backorder=False)._action_done()
+            self.assertTrue(order.picking_ids.filtered("backorder_id"), "a backorder for the 3 missing")
+            orders |= order
+        self.Monitor._cron_backorder_patterns()
+        source = f"backorder_pattern:{self.company.id}"
+        exception = self._open(category, source)
+        self.assertEqual(len(exception), 1, "one exception for the pattern, not one per order")
+        self.assertEqual(sorted(exception.values["sale_orders"]), sorted(orders.mapped("name")))
+        self.company.distribution_backorder_pattern_count = 3
+        self.Monitor._cron_backorder_patterns()
+        self.assertEqual(exception.state, "resolved")
