@@ -86,3 +86,9 @@ def test_blended_demand():
     assert rep.blended_adu(6, 420, 30, 1.0) == pytest.approx(14.0)
     with pytest.raises(ValueError):
         rep.blended_adu(6, 420, 30, 1.5)
+
+
+def test_transfer_plan_takes_the_largest_surplus_first_and_never_more():
+    assert rep.transfer_plan(30, {"A": 10, "B": 25}) == [("B", 25.0), ("A", 5.0)]
+    assert rep.transfer_plan(30, {"A": -4}) == []
+    assert rep.transfer_plan(-1, {"A": 10}) == []

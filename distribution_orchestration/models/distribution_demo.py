@@ -74,6 +74,7 @@ HISTORY = {
     "replenishment_suggestions": {"per_day": 1, "failures": {}, "duration_ms": 2500},
     "lead_time_learning": {"per_day": 1, "failures": {}, "duration_ms": 1800},
     "supply_risk": {"per_day": 24, "failures": {}, "duration_ms": 900},
+    "replenishment_run": {"per_day": 1, "failures": {}, "duration_ms": 6000},
     "stock_monitor": {
         "per_day": 12,
         "technical": 0.01,

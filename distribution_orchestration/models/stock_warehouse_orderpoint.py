@@ -448,3 +448,82 @@ class StockWarehouseOrderpoint(models.Model):
         )
         self.env["ir.cron"]._notify_progress(done=len(rules), remaining=remaining)
         return rules
+
+    # -- the replenishment run ----------------------------------------------------------------------
+    @api.model
+    def _cron_distribution_replenishment_run(self):
+        """Scheduled action: for the automatic rules under their min, first an internal transfer from another
+        warehouse of the company holding the product above its own rule's max (the largest surplus first),
+        then Odoo's own engine buys what is still missing. One tracked run per company, with the counts."""
+        rules = self.search([("trigger", "=", "auto"), ("qty_to_order", ">", 0)])
+        for company in rules.company_id:
+            company_rules = rules.filtered(lambda rule, c=company: rule.company_id == c).with_company(company)
+            with self.env["distribution.workflow.run"].with_company(company).track("replenishment_run") as run:
+                transfers = company_rules._distribution_transfer_surplus()
+                still = company_rules.filtered(lambda rule: rule.qty_to_order > 0)
+                if still:
+                    still._procure_orderpoint_confirm(company_id=company, raise_user_error=False)
+                run.message = self.env._(
+                    "%(count)s rules under their min: %(transfers)s internal transfers from warehouses with a "
+                    "surplus, %(procured)s left to Odoo's purchasing.",
+                    count=len(company_rules),
+                    transfers=len(transfers),
+                    procured=len(still),
+                )
+        return rules
+
+    def _distribution_transfer_surplus(self):
+        """Internal transfers into these rules' warehouses from the company's other warehouses holding the
+        product above their own rule's max. Answers the transfers (confirmed and reserved)."""
+        Picking = self.env["stock.picking"]
+        transfers = Picking
+        # Every automatic rule of these products in the company: a warehouse's surplus is its free quantity
+        # above its own max (a warehouse without a rule for the product has no known surplus).
+        all_rules = self.search(
+            [
+                ("product_id", "in", self.product_id.ids),
+                ("company_id", "in", self.company_id.ids),
+                ("trigger", "=", "auto"),
+            ]
+        )
+        surplus = {}
+        for rule in all_rules:
+            free = rule.product_id.with_context(warehouse_id=rule.warehouse_id.id).free_qty
+            surplus[(rule.product_id, rule.warehouse_id)] = free - rule.product_max_qty
+        for rule in self:
+            need = rule.qty_to_order
+            sources = {
+                warehouse: quantity
+                for (product, warehouse), quantity in surplus.items()
+                if product == rule.product_id and warehouse != rule.warehouse_id
+            }
+            for warehouse, quantity in replenishment.transfer_plan(need, sources):
+                picking = Picking.create(
+                    {
+                        "picking_type_id": rule.warehouse_id.int_type_id.id,
+                        "location_id": warehouse.lot_stock_id.id,
+                        "location_dest_id": rule.location_id.id,
+                        "origin": self.env._(
+                            "Surplus of %(from)s for %(rule)s", **{"from": warehouse.name, "rule": rule.name}
+                        ),
+                        "move_ids": [
+                            fields.Command.create(
+                                {
+                                    "name": rule.product_id.display_name,
+                                    "product_id": rule.product_id.id,
+                                    "product_uom_qty": quantity,
+                                    "product_uom": rule.product_id.uom_id.id,
+                                    "location_id": warehouse.lot_stock_id.id,
+                                    "location_dest_id": rule.location_id.id,
+                                }
+                            )
+                        ],
+                    }
+                )
+                picking.action_confirm()
+                picking.action_assign()
+                surplus[(rule.product_id, warehouse)] -= quantity
+                transfers |= picking
+        # The transfers are now incoming: Odoo's forecast of the rules counts them.
+        self.invalidate_recordset(["qty_forecast", "qty_to_order"])
+        return transfers

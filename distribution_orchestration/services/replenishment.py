@@ -237,3 +237,29 @@ def drifts(learned_days, planned_days, min_pct, min_days):
     if gap <= min_days:
         return False
     return planned_days == 0 or gap * 100.0 / planned_days > min_pct
+
+
+# -- replenishment run -------------------------------------------------------------------------------
+def transfer_plan(need, surpluses):
+    """How to cover ``need`` from other warehouses' ``surpluses`` ({warehouse: quantity above its own max}):
+    [(warehouse, quantity)], the largest surplus first (fewest transfers), never more than a surplus, nothing
+    for a need of 0 or less; what is left is for purchasing.
+
+    >>> transfer_plan(20, {"EAST": 40, "WEST": 5})
+    [('EAST', 20.0)]
+    >>> transfer_plan(20, {"EAST": 8, "WEST": 5, "NORTH": 0})
+    [('EAST', 8.0), ('WEST', 5.0)]
+    >>> transfer_plan(0, {"EAST": 8})
+    []
+    """
+    plan = []
+    left = float(need)
+    for warehouse, surplus in sorted(surpluses.items(), key=lambda item: (-item[1], str(item[0]))):
+        if left <= 0:
+            break
+        if surplus <= 0:
+            continue
+        quantity = min(float(surplus), left)
+        plan.append((warehouse, quantity))
+        left -= quantity
+    return plan

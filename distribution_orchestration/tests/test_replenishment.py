@@ -311,3 +311,28 @@ class TestReplenishmentSuggestions(ReplenishmentFixtures, TransactionCase):
         their_rule = self._rule(self.bolt, warehouse=other_wh, company_id=other.id)
         their_rule._distribution_compute_suggestions()
         self.assertEqual(their_rule.distribution_adu, 0)
+
+    def test_the_replenishment_run_prefers_a_warehouse_with_a_surplus(self):
+        main = self._rule(self.bolt, 10, 20)
+        east = self._rule(self.bolt, 5, 10, warehouse=self.wh_east)
+        self.env["stock.quant"]._update_available_quantity(self.bolt, self.wh_east.lot_stock_id, 50)  # 40 above max
+        self.env["stock.quant"]._update_available_quantity(self.nut, self.wh_east.lot_stock_id, 12)  # 2 above max
+        nut_main = self._rule(self.nut, 10, 20)
+        self._rule(self.nut, 5, 10, warehouse=self.wh_east)
+        self.Orderpoint._cron_distribution_replenishment_run()
+        moves = self.env["stock.move"].search([("location_id", "=", self.wh_east.lot_stock_id.id)])
+        self.assertEqual(
+            {(move.product_id, move.product_uom_qty, move.location_dest_id) for move in moves},
+            {(self.bolt, 20, self.wh.lot_stock_id), (self.nut, 2, self.wh.lot_stock_id)},
+        )
+        purchase_lines = self.env["purchase.order.line"].search([("product_id", "in", (self.bolt | self.nut).ids)])
+        # The bolts came from the east warehouse: nothing bought; the nuts it could spare were 2, Odoo buys 18.
+        self.assertEqual(purchase_lines.product_id, self.nut)
+        self.assertEqual(purchase_lines.product_qty, 18)
+        self.assertEqual((main.qty_to_order, nut_main.qty_to_order), (0, 0))
+        self.assertFalse(east.qty_to_order)
+        run = self.env["distribution.workflow.run"].search(
+            [("workflow_id.code", "=", "replenishment_run")], order="id desc", limit=1
+        )
+        self.assertEqual(run.state, "success")
+        self.assertIn("internal transfers from warehouses with a surplus", run.message)
