@@ -43,6 +43,8 @@ class DistributionVendorLeadTime(models.Model):
     drifting = fields.Boolean(index=True)
     open_purchase_count = fields.Integer("Open Purchase Orders")
     computed_at = fields.Datetime(required=True)
+    risk_summary = fields.Text(compute="_compute_risk_summary", help="The vendor's risk in plain words.")
+    risk_summary_author = fields.Char("Summary Written By", compute="_compute_risk_summary")
 
     def init(self):
         # One line per company, vendor and product (the vendor line has no product), even with two workers.
@@ -50,6 +52,81 @@ class DistributionVendorLeadTime(models.Model):
             CREATE UNIQUE INDEX IF NOT EXISTS distribution_vendor_lead_time_one_idx
                 ON distribution_vendor_lead_time (company_id, partner_id, COALESCE(product_id, 0))
         """)
+
+    def _compute_risk_summary(self):
+        for line in self:
+            if line.product_id:
+                line.risk_summary, line.risk_summary_author = False, False
+                continue
+            facts = line._risk_facts()
+            line.risk_summary, line.risk_summary_author = line._risk_summary(facts)
+
+    def _risk_facts(self):
+        """The figures and the lists a vendor's risk summary is made of, all from the data."""
+        self.ensure_one()
+        # sudo: the summary names the purchase lines at risk for whoever reads the scorecard.
+        lines = (
+            self.env["purchase.order.line"]
+            .sudo()
+            .search(
+                [
+                    ("order_id.partner_id", "=", self.partner_id.id),
+                    ("company_id", "=", self.company_id.id),
+                    ("distribution_at_risk", "=", True),
+                ]
+            )
+        )
+        return {
+            "vendor": self.partner_id.display_name,
+            "median_days": self.median_days,
+            "p90_days": self.p90_days,
+            "planned_days": self.planned_days,
+            "on_time_rate": self.on_time_rate,
+            "receipts": self.receipt_count,
+            "drifting": self.drifting,
+            "late_purchases": [
+                {
+                    "name": line.order_id.name,
+                    "product": line.product_id.display_name,
+                    "expected": fields.Date.to_string(line.distribution_expected_date.date())
+                    if line.distribution_expected_date
+                    else None,
+                    "customers": line.distribution_risk_sale_ids.mapped("name"),
+                }
+                for line in lines
+            ],
+        }
+
+    def _risk_summary(self, facts):
+        """Hook: the vendor's risk in plain words from ``facts`` (see _risk_facts), and who wrote it. Here a
+        template; distribution_ai_triage may have its chat provider word it (the facts stay the data's)."""
+        self.ensure_one()
+        parts = [
+            self.env._(
+                "%(vendor)s delivers in %(median)s days (median of %(count)s receipts, 90%% within %(p90)s days) "
+                "where Odoo plans %(planned)s days; %(on_time)s%% on time.",
+                vendor=facts["vendor"],
+                median=format(facts["median_days"], "g"),
+                count=facts["receipts"],
+                p90=format(facts["p90_days"], "g"),
+                planned=format(facts["planned_days"], "g"),
+                on_time=format(facts["on_time_rate"], ".0f"),
+            )
+        ]
+        if facts["late_purchases"]:
+            for late in facts["late_purchases"]:
+                parts.append(
+                    self.env._(
+                        "%(po)s (%(product)s) is expected on %(expected)s, too late for %(customers)s.",
+                        po=late["name"],
+                        product=late["product"],
+                        expected=late["expected"] or "-",
+                        customers=", ".join(late["customers"]) or "-",
+                    )
+                )
+        else:
+            parts.append(self.env._("No open purchase order of this vendor threatens a customer promise."))
+        return " ".join(parts), self.env._("template")
 
     # -- learning ---------------------------------------------------------------------------------
     @api.model

@@ -71,6 +71,14 @@ class TestSupplyRisk(ReplenishmentFixtures, TransactionCase):
         self.assertIn(at_risk.order_id.name, exception.message)
         self.assertNotIn(relaxed, self._risk_exceptions().sale_order_id)
         self.assertTrue(purchases.filtered("distribution_at_risk"))
+        # The vendor's risk in plain words, from the data, saying who wrote it.
+        vendor_line = self.env["distribution.vendor.lead.time"].search(
+            [("partner_id", "=", self.vendor.id), ("product_id", "=", False)]
+        )
+        self.assertIn(at_risk.order_id.name, vendor_line.risk_summary)
+        self.assertIn(urgent.name, vendor_line.risk_summary)
+        self.assertNotIn(relaxed.name, vendor_line.risk_summary)
+        self.assertEqual(vendor_line.risk_summary_author, "template")
         events = self.env["distribution.outbound.event"].search([("event_type", "=", "purchase.at_risk")])
         self.assertEqual(len(events), 1)
         # Checked again later: the same exception, no second event.
