@@ -54,13 +54,7 @@ class DistributionStockMonitor(models.AbstractModel):
             Profile, profiles = self._profiles(company)
             company_rules = rules.filtered(lambda rule, c=company: rule.company_id == c)
             with self.env["distribution.workflow.run"].with_company(company).track("stock_monitor") as run:
-                free = {}
-                # The quantities now, not as cached earlier in this transaction (quants are not a dependency).
-                company_rules.product_id.invalidate_recordset(["free_qty"])
-                for warehouse in company_rules.warehouse_id:
-                    products = company_rules.filtered(lambda r, w=warehouse: r.warehouse_id == w).product_id
-                    for product in products.with_context(warehouse_id=warehouse.id):
-                        free[(product.id, warehouse.id)] = product.free_qty
+                free = company_rules._distribution_free_quantities()
                 for rule in company_rules:
                     settings = Profile._profile_for(company, rule.warehouse_id, rule.product_id.categ_id, profiles)
                     threshold = settings._settings()["cover_days_threshold"]

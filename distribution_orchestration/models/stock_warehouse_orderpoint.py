@@ -99,6 +99,26 @@ class StockWarehouseOrderpoint(models.Model):
 
     # -- demand -----------------------------------------------------------------------------------
     @api.model
+    def _distribution_flush_moves(self):
+        """Write what is pending on the moves and locations the demand queries read."""
+        self.env["stock.move"].flush_model(
+            ["state", "date", "product_qty", "location_id", "location_dest_id", "company_id", "product_id"]
+        )
+        self.env["stock.location"].flush_model(["usage", "warehouse_id"])
+
+    def _distribution_free_quantities(self):
+        """{(product id, warehouse id): free quantity now} of these rules, computed one warehouse at a time for
+        all its products (not a query per rule), never from a cache filled earlier in the transaction (quants
+        are not a dependency of free_qty)."""
+        self.product_id.invalidate_recordset(["free_qty"])
+        free = {}
+        for warehouse in self.warehouse_id:
+            products = self.filtered(lambda rule, w=warehouse: rule.warehouse_id == w).product_id
+            for product in products.with_context(warehouse_id=warehouse.id):
+                free[(product.id, warehouse.id)] = product.free_qty
+        return free
+
+    @api.model
     def _distribution_daily_quantities(self, company, products, start, end):
         """{(product id, warehouse id): {date: quantity}} of done customer deliveries of ``products`` from
         the warehouses of ``company`` between ``start`` and ``end`` (datetimes), returns netted on their
@@ -106,10 +126,7 @@ class StockWarehouseOrderpoint(models.Model):
         customer location, so they do not count."""
         if not products:
             return {}
-        self.env["stock.move"].flush_model(
-            ["state", "date", "product_qty", "location_id", "location_dest_id", "company_id", "product_id"]
-        )
-        self.env["stock.location"].flush_model(["usage", "warehouse_id"])
+        self._distribution_flush_moves()
         # Raw SQL: one grouped query for the whole batch (per day, product and warehouse), which
         # _read_group cannot express (the warehouse comes from the source or the destination).
         self.env.cr.execute(
@@ -147,10 +164,7 @@ class StockWarehouseOrderpoint(models.Model):
         demand of open sale orders) planned before ``end``, the overdue ones included (a backlog is demand)."""
         if not products:
             return {}
-        self.env["stock.move"].flush_model(
-            ["state", "date", "product_qty", "location_id", "location_dest_id", "company_id", "product_id"]
-        )
-        self.env["stock.location"].flush_model(["usage", "warehouse_id"])
+        self._distribution_flush_moves()
         # Raw SQL: see _distribution_daily_quantities.
         self.env.cr.execute(
             SQL(
@@ -486,10 +500,12 @@ class StockWarehouseOrderpoint(models.Model):
                 ("trigger", "=", "auto"),
             ]
         )
-        surplus = {}
-        for rule in all_rules:
-            free = rule.product_id.with_context(warehouse_id=rule.warehouse_id.id).free_qty
-            surplus[(rule.product_id, rule.warehouse_id)] = free - rule.product_max_qty
+        free = all_rules._distribution_free_quantities()
+        surplus = {
+            (rule.product_id, rule.warehouse_id): free[(rule.product_id.id, rule.warehouse_id.id)]
+            - rule.product_max_qty
+            for rule in all_rules
+        }
         for rule in self:
             need = rule.qty_to_order
             sources = {
