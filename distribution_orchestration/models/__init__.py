@@ -16,6 +16,7 @@ from . import distribution_stock_monitor
 from . import distribution_validation_check
 from . import distribution_validation_rule
 from . import distribution_vendor_lead_time
+from . import distribution_workflow_run
 from . import purchase_order_line
 from . import res_company
 from . import res_config_settings

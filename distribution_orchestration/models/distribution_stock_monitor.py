@@ -33,14 +33,14 @@ class DistributionStockMonitor(models.AbstractModel):
     # -- low stock ----------------------------------------------------------------------------------
     @api.model
     def _cron_low_stock(self, batch_size=500):
-        """Days of cover (free quantity in the warehouse / ADU) of the reordering rules with a demand, the
-        least recently checked first; under the profile's threshold, a low_stock exception on the rule with
-        its suggested replenishment; back above it, resolved."""
+        """Days of cover (free quantity in the warehouse / ADU) of the automatic reordering rules, the least
+        recently checked first, each rule's free quantity and whether it is under its min written on it (the
+        dashboard counts them); for a rule with a demand under the profile's threshold, a low_stock exception
+        with its suggested replenishment; back above it, resolved."""
         Orderpoint = self.env["stock.warehouse.orderpoint"]
         rules = Orderpoint.search(
             [
                 ("trigger", "=", "auto"),
-                ("distribution_adu", ">", 0),
                 "|",
                 ("distribution_cover_checked_at", "=", False),
                 ("distribution_cover_checked_at", "<", fields.Datetime.now() - timedelta(minutes=50)),
@@ -58,10 +58,9 @@ class DistributionStockMonitor(models.AbstractModel):
                 for rule in company_rules:
                     settings = Profile._profile_for(company, rule.warehouse_id, rule.product_id.categ_id, profiles)
                     threshold = settings._settings()["cover_days_threshold"]
-                    cover = replenishment.days_of_cover(
-                        free[(rule.product_id.id, rule.warehouse_id.id)], rule.distribution_adu
-                    )
-                    rule._distribution_write_cover(cover)
+                    quantity = free[(rule.product_id.id, rule.warehouse_id.id)]
+                    cover = replenishment.days_of_cover(quantity, rule.distribution_adu)
+                    rule._distribution_write_cover(cover, quantity)
                     if cover is not None and cover < threshold:
                         raised += 1
                         Exception_.with_company(company)._raise_for(

@@ -1,5 +1,6 @@
 from datetime import timedelta
 
+from odoo import SUPERUSER_ID
 from odoo import api
 from odoo import fields
 from odoo import models
@@ -28,8 +29,12 @@ SUGGESTION_FIELDS = (
     "distribution_profile_id",
     "distribution_cover_days",
     "distribution_cover_checked_at",
+    "distribution_free_qty",
+    "distribution_under_min",
+    "distribution_proposed",
 )
 COVER = "distribution_replenishment_cover"
+PROPOSE = "distribution_replenishment_propose"
 # A learned lead time replaces the vendor's delay in the suggestions once learned from this many receipts.
 LEARNED_MIN_RECEIPTS = 3
 SUGGESTION_STATES = [
@@ -82,7 +87,46 @@ class StockWarehouseOrderpoint(models.Model):
         help="Free quantity in the warehouse / ADU, at the last low stock check.",
     )
     distribution_cover_checked_at = fields.Datetime(readonly=True)
+    distribution_free_qty = fields.Float(
+        "Free at Last Check",
+        digits="Product Unit of Measure",
+        readonly=True,
+        aggregator=False,
+        help="Free quantity (on hand, not reserved) in the warehouse at the last low stock check.",
+    )
+    distribution_under_min = fields.Boolean(
+        "Under Min",
+        readonly=True,
+        index=True,
+        help="The free quantity was under the rule's min at the last low stock check.",
+    )
+    distribution_proposed = fields.Boolean(
+        "Proposed Rule",
+        readonly=True,
+        index=True,
+        copy=False,
+        help="Proposed by the suggestions for a product delivered from this warehouse without a reordering rule: "
+        "a manual rule until its suggestion is applied, then automatic.",
+    )
     distribution_change_ids = fields.One2many("distribution.replenishment.change", "orderpoint_id", "Changes")
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        # A proposed rule is the suggestions' own (see _distribution_propose_rules), not typed in.
+        if any(vals.get("distribution_proposed") for vals in vals_list) and not verbs.inside(PROPOSE, self):
+            raise AccessError(self.env._("Proposed reordering rules are made by the reorder suggestions only."))
+        return super().create(vals_list)
+
+    def _unlink_processed_orderpoints(self):
+        """Odoo's clean-up of the manual rules its replenishment report made, once nothing is to order (Odoo's
+        own domain and filter), leaving out the proposed rules: those stay until a person applies or archives
+        them. Odoo's method gives no way to narrow its search, so its three lines are here with one more term."""
+        manual = self.with_context(active_test=False).search(
+            [("create_uid", "=", SUPERUSER_ID), ("trigger", "=", "manual"), ("distribution_proposed", "=", False)]
+        )
+        removed = manual.filtered(lambda rule: rule.qty_to_order <= 0.0)
+        removed.unlink()
+        return removed
 
     def write(self, vals):
         # The suggestion decides what may apply by itself: only the suggestion's own verbs write it.
@@ -389,22 +433,92 @@ class StockWarehouseOrderpoint(models.Model):
             "user_id": self.env.user.id,
             **figures,
         }
+        levels = {"product_min_qty": new_min, "product_max_qty": new_max, "distribution_suggestion_state": "applied"}
+        if self.distribution_proposed:
+            # A proposed rule applied is adopted: Odoo's engine replenishes it from now on.
+            levels.update(trigger="auto", distribution_proposed=False)
         with verbs.server_verb(APPLY, self):
             # sudo: a Distribution User applies a suggestion within the tolerance without the Inventory rights
             # to edit reordering rules: the verb is the right (checked by the callers).
-            self.sudo().write(
-                {"product_min_qty": new_min, "product_max_qty": new_max, "distribution_suggestion_state": "applied"}
-            )
+            self.sudo().write(levels)
         # sudo: the change log is written by the system only; nobody creates or edits it.
         return self.env["distribution.replenishment.change"].sudo().create(vals)
 
-    def _distribution_write_cover(self, cover):
-        """Verb: the days of cover of this rule found by the low stock monitor (None: no demand)."""
+    @api.model
+    def _distribution_rules_to_propose(self, company, limit=500):
+        """[(product id, warehouse id)]: the storable products delivered to customers from a warehouse of
+        ``company`` within the longest horizon of its profiles and without any reordering rule there,
+        archived ones included (an archived rule is a decision), the most delivered first, at most ``limit``.
+        One grouped query."""
+        profiles = self.env["distribution.replenishment.profile"].search([("company_id", "=", company.id)])
+        horizon = max([p.horizon_days for p in profiles if p.horizon_days] or [90])
+        self._distribution_flush_moves()
+        self.flush_model(["product_id", "warehouse_id"])
+        # Raw SQL: the pairs with deliveries and no rule, in one grouped anti-join.
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT move.product_id, src.warehouse_id
+                  FROM stock_move move
+                  JOIN stock_location src ON src.id = move.location_id
+                  JOIN stock_location dest ON dest.id = move.location_dest_id
+                  JOIN product_product product ON product.id = move.product_id
+                  JOIN product_template template ON template.id = product.product_tmpl_id
+                 WHERE move.state = 'done' AND move.company_id = %(company)s AND move.date >= %(since)s
+                   AND src.usage = 'internal' AND dest.usage = 'customer' AND src.warehouse_id IS NOT NULL
+                   AND product.active AND template.is_storable
+                   AND NOT EXISTS (SELECT 1 FROM stock_warehouse_orderpoint rule
+                                    WHERE rule.product_id = move.product_id AND rule.warehouse_id = src.warehouse_id)
+                 GROUP BY 1, 2
+                 ORDER BY SUM(move.product_qty) DESC
+                 LIMIT %(limit)s
+                """,
+                company=company.id,
+                since=fields.Datetime.now() - timedelta(days=horizon),
+                limit=limit,
+            )
+        )
+        return self.env.cr.fetchall()
+
+    @api.model
+    def _distribution_propose_rules(self, company, pairs):
+        """Verb: a proposed rule (manual, min and max 0, its suggestion computed) for each (product id,
+        warehouse id) of ``pairs`` (see _distribution_rules_to_propose). Answers the proposed rules."""
+        Warehouse = self.env["stock.warehouse"]
+        vals_list = [
+            {
+                "product_id": product_id,
+                "warehouse_id": warehouse_id,
+                "location_id": Warehouse.browse(warehouse_id).lot_stock_id.id,
+                "company_id": company.id,
+                "trigger": "manual",
+                "product_min_qty": 0.0,
+                "product_max_qty": 0.0,
+                "distribution_proposed": True,
+            }
+            for product_id, warehouse_id in pairs
+        ]
+        if not vals_list:
+            return self.browse()
+        with verbs.server_verb(PROPOSE, self):
+            # sudo: the suggestions propose rules for whoever runs them; a person applies (or archives) them.
+            proposed = self.sudo().with_company(company).create(vals_list)
+        proposed._distribution_compute_suggestions()
+        return proposed.sudo(False)
+
+    def _distribution_write_cover(self, cover, free):
+        """Verb: the days of cover of this rule found by the low stock monitor (None: no demand) and the free
+        quantity they come from."""
         self.ensure_one()
         with verbs.server_verb(COVER, self):
-            # sudo: the monitor's figure, written by the system.
+            # sudo: the monitor's figures, written by the system.
             self.sudo().write(
-                {"distribution_cover_days": cover or 0.0, "distribution_cover_checked_at": fields.Datetime.now()}
+                {
+                    "distribution_cover_days": cover or 0.0,
+                    "distribution_cover_checked_at": fields.Datetime.now(),
+                    "distribution_free_qty": free,
+                    "distribution_under_min": free < self.product_min_qty,
+                }
             )
 
     def _distribution_check_group(self, group):
@@ -418,12 +532,22 @@ class StockWarehouseOrderpoint(models.Model):
         once), and apply those within the tolerance. Each batch is a tracked run and is committed by the
         scheduler; a full batch asks for the next one."""
         today_start = fields.Datetime.to_datetime(fields.Date.context_today(self))
-        self.flush_model(["distribution_suggested_at", "active", "trigger"])
+        Run = self.env["distribution.workflow.run"]
+        # First the products delivered without a rule: each gets a proposed one (its suggestion computed).
+        for company in self.env["res.company"].search([]):
+            pairs = self._distribution_rules_to_propose(company, limit=batch_size)
+            if pairs:
+                with Run.with_company(company).track("replenishment_suggestions") as run:
+                    proposed = self._distribution_propose_rules(company, pairs)
+                    run.message = self.env._(
+                        "%s reordering rules proposed for products delivered without one.", len(proposed)
+                    )
+        self.flush_model(["distribution_suggested_at", "active", "trigger", "distribution_proposed"])
         # Raw SQL: row locks with SKIP LOCKED are not available through the ORM.
         self.env.cr.execute(
             SQL(
                 """SELECT id FROM stock_warehouse_orderpoint
-                    WHERE active AND trigger = 'auto'
+                    WHERE active AND (trigger = 'auto' OR distribution_proposed)
                       AND (distribution_suggested_at IS NULL OR distribution_suggested_at < %s)
                     ORDER BY distribution_suggested_at NULLS FIRST, id
                     LIMIT %s FOR NO KEY UPDATE SKIP LOCKED""",
@@ -432,14 +556,15 @@ class StockWarehouseOrderpoint(models.Model):
             )
         )
         rules = self.browse([row[0] for row in self.env.cr.fetchall()])
-        Run = self.env["distribution.workflow.run"]
         if rules:
             with Run.track("replenishment_suggestions", rules) as run:
                 rules._distribution_compute_suggestions()
                 within = rules.filtered(lambda rule: rule.distribution_suggestion_state == "within")
                 within._distribution_apply("auto")
                 above = rules.filtered(lambda rule: rule.distribution_suggestion_state == "above")
-                requested = above._distribution_left_above_tolerance()
+                # A proposed rule waits for a person to apply it: the night asks nobody to approve it.
+                asked = above.filtered(lambda rule: not rule.distribution_proposed)
+                requested = asked._distribution_left_above_tolerance()
                 run.message = self.env._(
                     "%(count)s suggestions computed, %(applied)s applied within the tolerance, %(waiting)s "
                     "beyond it (%(requested)s sent for approval).",
@@ -451,7 +576,9 @@ class StockWarehouseOrderpoint(models.Model):
         remaining = (
             self.search_count(
                 [
+                    "|",
                     ("trigger", "=", "auto"),
+                    ("distribution_proposed", "=", True),
                     "|",
                     ("distribution_suggested_at", "=", False),
                     ("distribution_suggested_at", "<", today_start),

@@ -15,6 +15,7 @@ from . import test_outbox
 from . import test_pipeline_cost
 from . import test_reconciliation
 from . import test_replenishment
+from . import test_replenishment_dashboard
 from . import test_settings
 from . import test_stock_monitors
 from . import test_stock_sourcing
