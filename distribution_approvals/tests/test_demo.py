@@ -7,9 +7,8 @@ MODULE = "distribution_approvals"
 ORCHESTRATION = "distribution_orchestration"
 # Queues whose items the demo makes at install time and that count only recent ones: (code, hours).
 RECENT_QUEUES = {"inbound_rejections_1h": 1}
-# Queues whose items are outages: a demo whose classifier servers are up leaves them empty, and a demo has no
-# receipt history to learn a drifting vendor from.
-EMPTY_WHEN_HEALTHY = {"ai_breaker_open", "suppliers_drifting"}
+# Queues whose items are outages: a demo whose classifier servers are up leaves them empty.
+EMPTY_WHEN_HEALTHY = {"ai_breaker_open"}
 
 
 @tagged("post_install", "-at_install")

@@ -114,6 +114,7 @@ class DistributionDemo(models.AbstractModel):
                 "bin": "product_product_9",
             }.items()
         }
+        self._distribution_demo_supply_history(main, products)
         self._distribution_demo_stock(users["warehouse"], main, east, products)
         endpoints = self._distribution_demo_outbound_endpoints()
         orders = self._distribution_demo_orders(users, main, products)
@@ -139,7 +140,10 @@ class DistributionDemo(models.AbstractModel):
                 "drawer": (20, 60),
                 "box": (40, 80),
                 "bin": (0, 0),
+                "chair": (6, 20),
             }.items():
+                if key == "chair" and warehouse != main:
+                    continue
                 product = products[key]
                 if Orderpoint.search_count([("product_id", "=", product.id), ("warehouse_id", "=", warehouse.id)]):
                     continue
@@ -171,6 +175,98 @@ class DistributionDemo(models.AbstractModel):
         demo's own orders have the runs of their real validation only."""
         data = self.env["ir.model.data"].search([("module", "=", "sale"), ("model", "=", "sale.order")], limit=limit)
         return self.env["sale.order"].browse(data.mapped("res_id")).exists()
+
+    # -- the past of the supply chain ----------------------------------------------------------------
+    # Deliveries a day over the last DELIVERY_DAYS days from the main warehouse, every third day. The
+    # cabinets have no reordering rule: the suggestions propose one.
+    DELIVERIES = {"box": 8, "drawer": 6, "bin": 3, "desk": 2, "chair": 3, "cabinet": 1}
+    DELIVERY_DAYS = 60
+    # Receipts of the past months: (vendor, product, planned delay, the days each receipt took).
+    RECEIPTS = [
+        ("base.res_partner_1", "box", 3, (8, 9, 7, 10, 8, 9)),
+        ("base.res_partner_3", "drawer", 1, (1, 2, 1, 1, 2)),
+    ]
+
+    @api.model
+    def _distribution_demo_supply_history(self, warehouse, products):
+        """Two months of the warehouse's past, so that the replenishment has something to learn from:
+        customer deliveries of the everyday products (the demand the reorder suggestions and the days of
+        cover come from), and receipts of two vendors' purchase orders, one on time (Gemini Furniture) and
+        one (Wood Corner, planned at 3 days) taking 7 to 10 days (the drift the lead time learning raises).
+        Each is made
+        through Odoo's own buttons (confirm, validate), then dated back to the day it belongs to, as an
+        import of the history would: the learning and the demand read those dates, never set them."""
+        today = fields.Datetime.now().replace(hour=10, minute=0, second=0, microsecond=0)
+        # The deliveries: one transfer every third day with a line per product.
+        Picking = self.env["stock.picking"]
+        for days_ago in range(self.DELIVERY_DAYS, 0, -3):
+            picking = Picking.create(
+                {
+                    "picking_type_id": warehouse.out_type_id.id,
+                    "partner_id": self.env.ref("base.res_partner_2").id,
+                    "location_id": warehouse.lot_stock_id.id,
+                    "location_dest_id": self.env.ref("stock.stock_location_customers").id,
+                    "origin": self.env._("Demo history"),
+                    "move_ids": [
+                        Command.create(
+                            {
+                                "name": products[key].display_name,
+                                "product_id": products[key].id,
+                                "product_uom_qty": per_day * 3,
+                                "product_uom": products[key].uom_id.id,
+                                "location_id": warehouse.lot_stock_id.id,
+                                "location_dest_id": self.env.ref("stock.stock_location_customers").id,
+                            }
+                        )
+                        for key, per_day in self.DELIVERIES.items()
+                    ],
+                }
+            )
+            picking.action_confirm()
+            for move in picking.move_ids:
+                move.write({"quantity": move.product_uom_qty, "picked": True})
+            picking.with_context(skip_backorder=True, skip_sms=True).button_validate()
+            self._distribution_demo_date_history(picking, today - timedelta(days=days_ago))
+        # The receipts: a purchase order confirmed every 12 days, received the given days later.
+        for vendor_xmlid, key, delay, took in self.RECEIPTS:
+            vendor, product = self.env.ref(vendor_xmlid), products[key]
+            info = product.seller_ids.filtered(lambda s, v=vendor: s.partner_id == v)[:1]
+            if info:
+                info.delay = delay
+            else:
+                product.product_tmpl_id.seller_ids = [Command.create({"partner_id": vendor.id, "delay": delay})]
+            for index, days in enumerate(took):
+                confirmed = today - timedelta(days=12 * (len(took) - index) + days)
+                order = self.env["purchase.order"].create(
+                    {
+                        "partner_id": vendor.id,
+                        "picking_type_id": warehouse.in_type_id.id,
+                        "order_line": [
+                            Command.create(
+                                {
+                                    "product_id": product.id,
+                                    "product_qty": 60,
+                                    "date_planned": confirmed + timedelta(days=delay),
+                                }
+                            )
+                        ],
+                    }
+                )
+                order.button_confirm()
+                receipt = order.picking_ids
+                for move in receipt.move_ids:
+                    move.write({"quantity": move.product_uom_qty, "picked": True})
+                receipt.button_validate()
+                order.date_approve = confirmed
+                order.order_line.date_planned = confirmed + timedelta(days=delay)
+                self._distribution_demo_date_history(receipt, confirmed + timedelta(days=days))
+
+    @api.model
+    def _distribution_demo_date_history(self, picking, when):
+        """Date a done transfer of the demo's history, its moves and their lines, on ``when``."""
+        picking.write({"date_done": when})
+        picking.move_ids.write({"date": when})
+        picking.move_ids.move_line_ids.write({"date": when})
 
     # -- stock --------------------------------------------------------------------------------------
     @api.model

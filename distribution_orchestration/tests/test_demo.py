@@ -158,3 +158,46 @@ class TestOrchestrationDemo(TransactionCase):
         validation = self.env["distribution.workflow"]._get_by_code("order_validation")
         kinds = set(Run.search([("workflow_id", "=", validation.id), ("state", "=", "failed")]).mapped("error_kind"))
         self.assertEqual(kinds, {"business", "technical"})
+
+    def test_supply_history_teaches_the_replenishment(self):
+        """Two months of deliveries and receipts: the reorder rules have a demand and a days of cover, the
+        late vendor drifts (with its exception routed to an owner), the punctual one does not, and the
+        dashboard's replenishment tiles have something to show."""
+        LeadTime = self.env["distribution.vendor.lead.time"]
+        vendors = [self.env.ref(f"base.res_partner_{n}") for n in (1, 3)]
+        wood, gemini = (LeadTime.search([("partner_id", "=", v.id), ("product_id", "=", False)]) for v in vendors)
+        self.assertRecordValues(wood, [{"receipt_count": 6, "median_days": 8.5, "planned_days": 3.0, "drifting": True}])
+        self.assertRecordValues(gemini, [{"receipt_count": 5, "median_days": 1.0, "drifting": False}])
+        self.assertIn("Wood Corner", wood.risk_summary)
+        drift = self.env["distribution.exception"].search(
+            [
+                ("source_key", "=", "lead_time_drift"),
+                ("res_model", "=", "res.partner"),
+                ("res_id", "=", wood.partner_id.id),
+            ]
+        )
+        self.assertTrue(drift.user_id and drift.deadline, "routed to an owner with a deadline")
+        main = self.env.ref("stock.warehouse0")
+        box = self.env["stock.warehouse.orderpoint"].search(
+            [("product_id", "=", self.env.ref("product.product_product_7").id), ("warehouse_id", "=", main.id)]
+        )
+        self.assertGreater(box.distribution_adu, 2, "24 boxes every third day, blended with the open orders")
+        self.assertGreater(box.distribution_cover_days, 0)
+        cabinet = self.env["stock.warehouse.orderpoint"].search(
+            [("product_id", "=", self.env.ref("product.product_product_6").id), ("warehouse_id", "=", main.id)]
+        )
+        self.assertRecordValues(
+            cabinet, [{"distribution_proposed": True, "trigger": "manual", "distribution_suggestion_state": "above"}]
+        )
+        chair = self.env["stock.warehouse.orderpoint"].search(
+            [("product_id", "=", self.env.ref("product.product_product_12").id), ("warehouse_id", "=", main.id)]
+        )
+        self.assertTrue(chair.distribution_under_min, "four chairs free for a min of six")
+        low = self.env["distribution.exception"].search(
+            [("source_key", "=", "low_stock_monitor"), ("res_model", "=", chair._name), ("res_id", "=", chair.id)]
+        )
+        self.assertEqual(low.category, "low_stock")
+        figures = self.env["distribution.workflow.run"]._replenishment_figures()
+        self.assertGreaterEqual(figures["under_min"], 2, "the chairs, and the desks of the East warehouse")
+        self.assertGreater(figures["cover_days_p50"], 0)
+        self.assertGreaterEqual(figures["vendors_drifting"], 1)
