@@ -62,6 +62,24 @@ def test_margin_floor_boundary_and_empty_order():
     assert validation.margin_floor([], 20).passed
 
 
+def test_rush_margin_at_the_floor_passes_and_counts_the_recorded_shipping_cost():
+    # 100 sold, 60 of goods, 25 of recorded shipping: 15 % after the rush, exactly the floor.
+    at_floor = validation.rush_margin([(100, 60)], [], 25, 15)
+    assert at_floor.passed and at_floor.values["rush_cost"] == 25
+    under = validation.rush_margin([(100, 60)], [], 25.01, 15)
+    assert not under.passed and under.reason == "rush_margin_erosion"
+    assert under.values["margin_before_rush_pct"] == 40.0
+
+
+def test_rush_margin_patterns_need_the_count_under_the_floor():
+    fail = validation.rush_margin([(100, 95)], [], 0, 10)
+    ok = validation.rush_margin([(100, 50)], [], 0, 10)
+    orders = [(("c1", "2026-03"), "SO1", fail), (("c1", "2026-03"), "SO2", ok), (("c1", "2026-04"), "SO3", fail)]
+    assert validation.rush_margin_patterns(orders, 2) == {}
+    assert validation.rush_margin_patterns(orders, 1) == {("c1", "2026-03"): ["SO1"], ("c1", "2026-04"): ["SO3"]}
+    assert validation.rush_margin_patterns(orders, 0) == validation.rush_margin_patterns(orders, 1)
+
+
 def test_date_feasibility_boundary():
     earliest = datetime(2026, 12, 10, 8)
     assert validation.date_feasibility(earliest, earliest).passed

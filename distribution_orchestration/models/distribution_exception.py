@@ -281,7 +281,10 @@ class DistributionException(models.Model):
             existing._write_as_system(vals)
             return existing
         company = record.company_id if "company_id" in record and record.company_id else self.env.company
-        partner = record.partner_id.commercial_partner_id if "partner_id" in record else self.env["res.partner"]
+        if record._name == "res.partner":  # an exception on a customer or a vendor names it
+            partner = record.commercial_partner_id
+        else:
+            partner = record.partner_id.commercial_partner_id if "partner_id" in record else self.env["res.partner"]
         with verbs.server_verb(VERB, Exception_):
             return Exception_.create(
                 dict(

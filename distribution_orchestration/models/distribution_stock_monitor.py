@@ -1,18 +1,23 @@
 from collections import defaultdict
 from datetime import timedelta
 
+from dateutil.relativedelta import relativedelta
+
 from odoo import api
 from odoo import fields
 from odoo import models
 from odoo.tools import SQL
 
 from ..services import replenishment
+from ..services import validation
+from .stock_picking import URGENT_PRIORITY
 
 LOW_STOCK = "low_stock_monitor"
 AGING = "aging_stock_monitor"
 LATE = "late_transfer_monitor"
 LOTS = "lot_monitor"
 BACKORDERS = "backorder_pattern"
+RUSH_MARGIN = "rush_margin_erosion"
 
 
 class DistributionStockMonitor(models.AbstractModel):
@@ -303,6 +308,188 @@ class DistributionStockMonitor(models.AbstractModel):
                 )
                 stale._mark_resolved(self.env._("Fewer backorders in the window."), auto=True)
                 run.message = self.env._("Backorder patterns: %s product categories.", len(raised))
+
+    @api.model
+    def _cron_rush_margin_erosion(self):
+        """Margin erosion from rush shipments: the orders of a customer (its commercial partner) with an urgent
+        delivery (the star) in a month whose margin, once the rush is counted, is under the floor of the margin
+        floor rule that applies to them. From N such orders in one customer-month (company settings), one
+        margin exception on the customer for that month, listing the orders with their margin before and
+        after the rush, the floor and the rush cost; it resolves itself when fewer orders remain under the
+        floor. The margin is the validation pipeline's (services/validation.py): the goods the rule covers
+        at their price after discount, less their cost, less the rush: the delivery lines (Odoo's delivery
+        module; without it there are none) at their price less their cost, and the shipping cost recorded on
+        the urgent deliveries (Odoo's shipping connectors). A rush belongs to the month of its delivery (done,
+        else scheduled), the earliest urgent one of the order; the current and the previous month are
+        watched, an older month's exception stays as it is. One grouped query per company; without an active
+        margin floor rule the company's run is skipped and says why."""
+        Exception_ = self.env["distribution.exception"]
+        Run = self.env["distribution.workflow.run"]
+        self.env.flush_all()  # the query reads pickings, their types, orders and partners
+        since = fields.Date.today().replace(day=1) - relativedelta(months=1)
+        for company in self.env["res.company"].search([]):
+            rules = self.env["distribution.validation.rule"].search(
+                [("company_id", "=", company.id), ("rule_type", "=", "margin_floor")]
+            )
+            with Run.with_company(company).track("stock_monitor") as run:
+                if not rules:
+                    run.skip(
+                        "no_margin_rule",
+                        self.env._(
+                            "Margin erosion from rush shipments: %(company)s has no active margin floor rule "
+                            "(Distribution > Configuration > Orchestration > Validation Rules), so there is no "
+                            "floor to compare with.",
+                            company=company.name,
+                        ),
+                    )
+                    continue
+                patterns, found = self._rush_margin_patterns(company, rules, since)
+                source_prefix = f"{RUSH_MARGIN}:{company.id}:"
+                raised = set()
+                for (customer, month), orders in patterns.items():
+                    raised.add((f"{source_prefix}{month:%Y-%m}", customer.id))
+                    self._raise_rush_margin(company, customer, month, orders, found)
+                # The patterns of the watched months that no longer hold.
+                open_ones = Exception_.sudo().search(  # sudo: the queue of every team, as the other monitors
+                    [
+                        ("source_key", "=like", f"{source_prefix}%"),
+                        ("res_model", "=", "res.partner"),
+                        ("company_id", "=", company.id),
+                        ("state", "not in", ("resolved", "dismissed")),
+                    ]
+                )
+                watched = f"{source_prefix}{since:%Y-%m}"
+                open_ones.filtered(
+                    lambda e, r=raised, w=watched: e.source_key >= w and (e.source_key, e.res_id) not in r
+                )._mark_resolved(self.env._("Fewer rush orders of the customer under the margin floor."), auto=True)
+                run.message = self.env._(
+                    "Margin erosion from rush shipments: %(orders)s rush orders since %(since)s, %(count)s "
+                    "customer-months under the margin floor.",
+                    orders=len(found),
+                    since=fields.Date.to_string(since),
+                    count=len(patterns),
+                )
+
+    def _rush_margin_patterns(self, company, rules, since):
+        """The rush orders of ``company`` since ``since`` and their margin findings; answers the patterns
+        {(customer, month): [order, ...]} and {order: (finding, rule, month)}."""
+        # Raw SQL: the orders with an urgent delivery, their customer and month, in one grouped query.
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT sale.id, partner.commercial_partner_id,
+                       DATE_TRUNC('month', MIN(COALESCE(picking.date_done, picking.scheduled_date)))::date,
+                       ARRAY_AGG(picking.id ORDER BY picking.id)
+                  FROM stock_picking picking
+                  JOIN stock_picking_type ptype ON ptype.id = picking.picking_type_id
+                  JOIN sale_order sale ON sale.id = picking.sale_id
+                  JOIN res_partner partner ON partner.id = sale.partner_id
+                 WHERE ptype.code = 'outgoing' AND picking.priority = %s AND picking.state != 'cancel'
+                   AND sale.state = 'sale' AND sale.company_id = %s
+                 GROUP BY sale.id, partner.commercial_partner_id
+                HAVING MIN(COALESCE(picking.date_done, picking.scheduled_date)) >= %s
+                """,
+                URGENT_PRIORITY,
+                company.id,
+                since,
+            )
+        )
+        rows = self.env.cr.fetchall()
+        Order = self.env["sale.order"].with_company(company)
+        orders = Order.browse([row[0] for row in rows])
+        # The rule that applies to each order: the first of the company's margin floor rules, by sequence.
+        rule_of = {}
+        for rule in rules:
+            for order in rule._applicable(orders.filtered(lambda o, r=rule_of: o.id not in r)):
+                rule_of[order.id] = rule
+        pickings = self.env["stock.picking"].browse([pid for row in rows for pid in row[3]])
+        # The shipping cost recorded on the deliveries: with Odoo's shipping connectors only (stock_delivery).
+        shipping = defaultdict(float)
+        if "carrier_price" in pickings._fields:
+            for picking in pickings:
+                shipping[picking.sale_id.id] += picking.carrier_price or 0.0
+        found, grouped = {}, []
+        for order_id, customer_id, month, _picking_ids in rows:
+            rule = rule_of.get(order_id)
+            if not rule:
+                continue
+            order = orders.browse(order_id)
+            delivery = order.order_line.filtered(lambda line: not line.display_type and line._is_delivery())
+            goods = rule._lines(order) - delivery
+            finding = validation.rush_margin(
+                [(line.price_subtotal, order._distribution_line_cost(line)) for line in goods],
+                [(line.price_subtotal, order._distribution_line_cost(line)) for line in delivery],
+                shipping[order_id],
+                rule.margin_floor_pct,
+            )
+            finding.values["discount"] = round(
+                sum(line.price_unit * line.product_uom_qty * (line.discount or 0.0) / 100.0 for line in goods), 2
+            )
+            found[order] = (finding, rule, month)
+            grouped.append(((customer_id, month), order, finding))
+        patterns = validation.rush_margin_patterns(grouped, company.distribution_rush_margin_pattern_count)
+        Partner = self.env["res.partner"]
+        return {(Partner.browse(cid), month): Order.union(*o) for (cid, month), o in patterns.items()}, found
+
+    def _raise_rush_margin(self, company, customer, month, orders, found):
+        """The one exception of a customer-month, listing its orders under the floor."""
+        details, lines = [], []
+        for order in orders:
+            finding, rule, _month = found[order]
+            values = finding.values
+            currency = order.currency_id
+            details.append(
+                {
+                    "order": order.name,
+                    "margin_pct": values["margin_pct"],
+                    "margin_before_rush_pct": values["margin_before_rush_pct"],
+                    "floor_pct": values["floor_pct"],
+                    "rush_cost": values["rush_cost"],
+                    "rush_charged": values["rush_charged"],
+                    "discount": values["discount"],
+                    "currency": currency.name,
+                    "rule": rule.name,
+                }
+            )
+            lines.append(
+                self.env._(
+                    "%(order)s: margin %(margin)s %% (%(before)s %% before the rush), rush cost %(cost)s, "
+                    "discount %(discount)s, floor %(floor)s %%",
+                    order=order.name,
+                    margin=format(values["margin_pct"], "g"),
+                    before=format(values["margin_before_rush_pct"], "g"),
+                    cost=currency.format(values["rush_cost"]),
+                    discount=currency.format(values["discount"]),
+                    floor=format(values["floor_pct"], "g"),
+                )
+            )
+        floors = sorted({d["floor_pct"] for d in details})
+        return (
+            self.env["distribution.exception"]
+            .with_company(company)
+            ._raise_for(
+                customer,
+                f"{RUSH_MARGIN}:{company.id}:{month:%Y-%m}",
+                "margin",
+                self.env._(
+                    "%(customer)s, %(month)s: %(count)s rush orders under the margin floor once the rush is counted. "
+                    "%(orders)s. A pattern, not a one-off: agree the rush terms with the customer (charge the express "
+                    "shipping) or stop discounting rush orders.",
+                    customer=customer.display_name,
+                    month=f"{month:%Y-%m}",
+                    count=len(orders),
+                    orders="; ".join(lines),
+                ),
+                severity="medium",
+                reason_code=RUSH_MARGIN,
+                values={
+                    "month": f"{month:%Y-%m}",
+                    "floor_pct": floors[0] if len(floors) == 1 else floors,
+                    "sale_orders": orders.mapped("name"),
+                    "orders": details,
+                },
+            )
+        )
 
     # -- lots -------------------------------------------------------------------------------------
     @api.model

@@ -3,7 +3,8 @@ from odoo import models
 
 
 class ResCompany(models.Model):
-    """How supplier lead times are learned from receipts, and when a vendor drifts."""
+    """How supplier lead times are learned from receipts, and when a vendor drifts; the thresholds of the
+    pattern monitors (repeated backorders, margin erosion from rush shipments)."""
 
     _inherit = "res.company"
 
@@ -31,3 +32,9 @@ class ResCompany(models.Model):
         help="This many customer backorders of one product category within the window raise one exception.",
     )
     distribution_backorder_pattern_days = fields.Integer("Backorder Window (days)", default=30)
+    distribution_rush_margin_pattern_count = fields.Integer(
+        "Rush Orders under the Margin Floor",
+        default=2,
+        help="This many orders of one customer in one month whose margin, once the rush shipment's cost is "
+        "counted, falls under the margin floor raise one exception for the customer, listing the orders.",
+    )

@@ -47,6 +47,9 @@ class ResConfigSettings(models.TransientModel):
     distribution_backorder_pattern_days = fields.Integer(
         related="company_id.distribution_backorder_pattern_days", readonly=False
     )
+    distribution_rush_margin_pattern_count = fields.Integer(
+        related="company_id.distribution_rush_margin_pattern_count", readonly=False
+    )
     # What is in force, with links to it (counts only: sudo, whatever the administrator's Distribution role).
     distribution_active_rule_count = fields.Integer(compute="_compute_distribution_counts")
     distribution_sla_tier_count = fields.Integer(compute="_compute_distribution_counts")

@@ -259,6 +259,53 @@ def rush_shipment(requested, now, rush_hours):
     )
 
 
+def rush_margin(goods, delivery, shipping_cost, floor_pct):
+    """The margin of an order shipped in a rush, before and after what the rush costs, against a floor.
+
+    ``goods``: [(subtotal, cost)] of the lines the rule covers (discounts are in the subtotals);
+    ``delivery``: [(subtotal, cost)] of the delivery lines (what the customer pays for the shipping, what
+    it costs); ``shipping_cost``: the shipping cost recorded on the urgent deliveries besides. The finding
+    fails when the margin after the rush is under the floor; its values add the margin before the rush and
+    the rush cost. An order without goods passes: it has no margin to erode.
+
+    >>> f = rush_margin([(100, 60)], [(0, 30)], 0, 15)   # a free express shipment costing 30
+    >>> f.passed, f.values["margin_pct"], f.values["margin_before_rush_pct"], f.values["rush_cost"]
+    (False, 10.0, 40.0, 30.0)
+    >>> rush_margin([(100, 60)], [(30, 30)], 0, 15).passed   # the customer pays the shipping
+    True
+    >>> rush_margin([(70, 60)], [], 0, 15).values["margin_pct"]   # a 30 % discount on a 40 % margin
+    14.29
+    >>> rush_margin([], [(0, 30)], 0, 15).passed
+    True
+    """
+    before = margin_floor(goods, floor_pct)
+    extra = [(0.0, shipping_cost)] if shipping_cost else []
+    after = margin_floor([*goods, *delivery, *extra], floor_pct) if goods else before
+    after.values.update(
+        margin_before_rush_pct=before.values["margin_pct"],
+        rush_cost=round(sum((c for _s, c in delivery), 0.0) + (shipping_cost or 0.0), 2),
+        rush_charged=round(sum((s for s, _c in delivery), 0.0), 2),
+    )
+    if not after.passed:
+        after.reason = "rush_margin_erosion"
+    return after
+
+
+def rush_margin_patterns(orders, min_orders):
+    """The groups (a customer and a month) with at least ``min_orders`` orders under their floor after the
+    rush. ``orders``: [(group, order, finding of rush_margin)]. Answers {group: [order, ...]}.
+
+    >>> fail, ok = rush_margin([(70, 60)], [], 0, 15), rush_margin([(100, 60)], [], 0, 15)
+    >>> rush_margin_patterns([("A", 1, fail), ("A", 2, fail), ("A", 3, ok), ("B", 4, fail)], 2)
+    {'A': [1, 2]}
+    """
+    under = {}
+    for group, order, finding in orders:
+        if not finding.passed:
+            under.setdefault(group, []).append(order)
+    return {group: found for group, found in under.items() if len(found) >= max(min_orders, 1)}
+
+
 def summarize(findings_by_outcome):
     """Validation status of an order from the outcomes of its failing checks.
 
