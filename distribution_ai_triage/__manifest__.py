@@ -28,6 +28,7 @@
         "views/distribution_triage_label_views.xml",
         "views/distribution_ai_provider_views.xml",
         "views/distribution_exception_views.xml",
+        "views/distribution_vendor_lead_time_views.xml",
         "views/res_config_settings_views.xml",
         "views/distribution_ai_triage_menus.xml",
     ],

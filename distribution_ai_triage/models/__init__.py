@@ -5,6 +5,7 @@ from . import distribution_exception
 from . import distribution_onboarding
 from . import distribution_triage_label
 from . import distribution_triage_message
+from . import distribution_vendor_lead_time
 from . import distribution_workflow_run
 from . import res_company
 from . import res_config_settings

@@ -13,8 +13,9 @@ DEFAULT_RETENTION_DAYS = 90
 
 
 class DistributionAiCall(models.Model):
-    """One question to a classifier and its answer: what was sent (redacted, as a hash and an excerpt),
-    what came back, how long it took, and what the triage did with it. Read by Distribution Managers."""
+    """One question to a classifier (or to a chat provider wording a vendor's risk summary) and its answer:
+    what was sent (redacted, as a hash and an excerpt), what came back, how long it took, and what the triage
+    did with it. Read by Distribution Managers."""
 
     _name = "distribution.ai.call"
     _description = "AI Classifier Call"
@@ -25,6 +26,13 @@ class DistributionAiCall(models.Model):
     kind = fields.Selection(KINDS, required=True)
     model = fields.Char()
     message_id = fields.Many2one("distribution.triage.message", ondelete="set null", index="btree_not_null")
+    lead_time_id = fields.Many2one(
+        "distribution.vendor.lead.time",
+        "Supplier Lead Time",
+        ondelete="set null",
+        index="btree_not_null",
+        help="The vendor whose risk summary this call worded.",
+    )
     input_hash = fields.Char("Input SHA-256", help="Of the redacted text sent.")
     input_excerpt = fields.Text(help="The start of the redacted text sent.")
     output = fields.Json(help="The parsed answer: label, confidence, rationale.")
@@ -36,7 +44,12 @@ class DistributionAiCall(models.Model):
     error_reason = fields.Char(index="btree_not_null")
     fallback = fields.Boolean(help="A provider before this one failed: this one answered in its place.")
     policy = fields.Selection(
-        [("triage", "Triage"), ("second_opinion", "Second opinion"), ("test", "Connection test")],
+        [
+            ("triage", "Triage"),
+            ("second_opinion", "Second opinion"),
+            ("risk_summary", "Risk summary wording"),
+            ("test", "Connection test"),
+        ],
         required=True,
         default="triage",
     )

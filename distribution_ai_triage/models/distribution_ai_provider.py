@@ -421,6 +421,44 @@ class DistributionAiProvider(models.Model):
         # sudo: the call log is written for every user's message; only managers may read it.
         return self.env["distribution.ai.call"].sudo().create(vals_list)
 
+    # -- wording ---------------------------------------------------------------------------------------
+    def _word(self, body):
+        """POST a chat-completions ``body`` that asks this chat provider to word a text: the answer's text.
+        The classification's client (timeout, one retry on a connection error, the key never logged);
+        raises ProviderError."""
+        self.ensure_one()
+        if self.kind != classify.CHAT:
+            raise classify.ProviderError("not_chat", f"{self.kind} providers do not word texts")
+        payload = self._post(self._url("/chat/completions"), body)
+        return classify.chat_content(payload), classify.usage_tokens(payload)
+
+    def _log_wording(self, lead_time, text, output, error, latency_ms, tokens=0):
+        """Write the call log row of one wording: ``text`` the redacted facts sent, ``output`` the text kept
+        (or the answer refused, under ``error``)."""
+        self.ensure_one()
+        # sudo: the call log is the system's, written whoever asked for the wording; managers read it.
+        return (
+            self.env["distribution.ai.call"]
+            .sudo()
+            .create(
+                {
+                    "provider_id": self.id,
+                    "kind": self.kind,
+                    "model": self.model or False,
+                    "lead_time_id": lead_time.id,
+                    "input_hash": hashlib.sha256(text.encode()).hexdigest(),
+                    "input_excerpt": text[:EXCERPT_CHARS],
+                    "output": {"summary": output} if output else False,
+                    "latency_ms": latency_ms,
+                    "tokens": tokens,
+                    "error": str(error)[:500] if error else False,
+                    "error_reason": error.reason if error else False,
+                    "policy": "risk_summary",
+                    "company_id": lead_time.company_id.id,
+                }
+            )
+        )
+
     # -- actions -------------------------------------------------------------------------------------
     def action_test_connection(self):
         """Classify a sample sentence with this provider alone and say what came back (administrators)."""

@@ -431,21 +431,17 @@ def retry_with_json_object(error):
     return error.reason in ("http_400", "http_422")
 
 
-def parse_chat_response(payload, label_codes):
-    """A Suggestion from a chat-completions answer (dict, text or bytes); raises ProviderError.
+def chat_content(payload):
+    """The text of the first choice of a chat-completions answer (dict, text or bytes); raises
+    ProviderError when there is none (an error, no choices, an empty or refused answer).
 
-    The JSON object may be fenced in ```json or have words around it; the label must be one of
-    ``label_codes`` and the confidence a number (or numeric string) in [0, 1].
-
-    >>> fenced = {"choices": [{"message": {"content": '```json\\n{"label": "other", "confidence": "0.6", '
-    ...     '"rationale": "An out-of-office reply."}\\n```'}}]}
-    >>> parse_chat_response(fenced, ["order_status", "other"]).rationale
-    'An out-of-office reply.'
+    >>> chat_content({"choices": [{"message": {"content": [{"type": "text", "text": "Hello"}]}}]})
+    'Hello'
     >>> try:
-    ...     parse_chat_response({"choices": [{"message": {"content": "I think it is about an order."}}]}, ["other"])
+    ...     chat_content({"choices": [{"message": {"content": "", "refusal": "no"}}]})
     ... except ProviderError as error:
     ...     print(error)
-    bad_json: no JSON object in the answer
+    empty: refused: no
     """
     payload = _decode(payload)
     if not isinstance(payload, dict):
@@ -463,7 +459,26 @@ def parse_chat_response(payload, label_codes):
     if not isinstance(content, str) or not content.strip():
         refusal = message.get("refusal")
         raise ProviderError("empty", f"refused: {_clip(str(refusal), 200)}" if refusal else "the answer is empty")
-    obj = extract_json_object(content)
+    return content
+
+
+def parse_chat_response(payload, label_codes):
+    """A Suggestion from a chat-completions answer (dict, text or bytes); raises ProviderError.
+
+    The JSON object may be fenced in ```json or have words around it; the label must be one of
+    ``label_codes`` and the confidence a number (or numeric string) in [0, 1].
+
+    >>> fenced = {"choices": [{"message": {"content": '```json\\n{"label": "other", "confidence": "0.6", '
+    ...     '"rationale": "An out-of-office reply."}\\n```'}}]}
+    >>> parse_chat_response(fenced, ["order_status", "other"]).rationale
+    'An out-of-office reply.'
+    >>> try:
+    ...     parse_chat_response({"choices": [{"message": {"content": "I think it is about an order."}}]}, ["other"])
+    ... except ProviderError as error:
+    ...     print(error)
+    bad_json: no JSON object in the answer
+    """
+    obj = extract_json_object(chat_content(payload))
     if obj is None:
         raise ProviderError("bad_json", "no JSON object in the answer")
     return suggestion_from_object(obj, label_codes, CHAT)

@@ -1,4 +1,5 @@
 from . import test_demo
+from . import test_risk_summary
 from . import test_tour
 from . import test_triage_attack
 from . import test_triage_flow

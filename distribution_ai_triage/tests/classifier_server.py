@@ -5,7 +5,8 @@ Plain Python (standard library only, no odoo import), so that it is importable b
 benchmark. It serves, on a free port of 127.0.0.1 in a daemon thread:
 
 - ``POST /v1/chat/completions``: an OpenAI chat-completions answer whose content is the JSON string
-  ``{label, confidence, rationale}``;
+  ``{label, confidence, rationale}``; a request without ``response_format`` (a text to word, such as a
+  vendor's risk facts) is answered in plain text by ``wording`` (see ``word_facts``);
 - ``POST /v1/embeddings``: OpenAI embeddings, deterministic bag-of-words hashing vectors;
 - ``POST /classify``: the ``http_json`` contract ``{text, labels}`` -> ``{label, confidence, rationale}``;
 - ``GET /health`` and ``GET /v1/models``.
@@ -190,11 +191,14 @@ class _Handler(BaseHTTPRequestHandler):
             return
         messages = [m for m in body.get("messages") or () if isinstance(m, dict)]
         text = _content([m for m in messages if m.get("role") == "user"][-1:])
-        codes = _chat_label_codes(response_format, _content([m for m in messages if m.get("role") == "system"]))
-        label, confidence, rationale = owner.oracle(text, codes)
-        if mode == "unknown_label":
-            label = UNKNOWN_LABEL
-        content = json.dumps({"label": label, "confidence": confidence, "rationale": rationale})
+        if "response_format" not in body:
+            content = (owner.wording or word_facts)(text)
+        else:
+            codes = _chat_label_codes(response_format, _content([m for m in messages if m.get("role") == "system"]))
+            label, confidence, rationale = owner.oracle(text, codes)
+            if mode == "unknown_label":
+                label = UNKNOWN_LABEL
+            content = json.dumps({"label": label, "confidence": confidence, "rationale": rationale})
         prompt_tokens = sum(_words(_content([m])) for m in messages)
         completion_tokens = _words(content)
         with owner._lock:
@@ -266,6 +270,30 @@ def _content(messages):
     return "\n".join(texts)
 
 
+def word_facts(text):
+    """A plain-text wording of a vendor's risk facts (the JSON the risk summary sends), as a chat model
+    would word them: the vendor placeholder, its figures and each purchase order at risk by name.
+
+    >>> word_facts('{"vendor": "[VENDOR]", "median_days": 13.0, "planned_days": 7.0, "p90_days": 15.0,'
+    ...            ' "late_purchases": [{"name": "P00042", "customers": ["S00007"]}]}').split(". ")[1]
+    'P00042 will arrive too late for S00007.'
+    """
+    try:
+        facts = json.loads(text)
+    except ValueError:
+        return "I could not read the facts."
+    sentences = [
+        f"{facts.get('vendor')} takes about {facts.get('median_days', 0):g} days where "
+        f"{facts.get('planned_days', 0):g} are planned (9 in 10 orders within {facts.get('p90_days', 0):g})."
+    ]
+    for late in facts.get("late_purchases") or ():
+        customers = ", ".join(late.get("customers") or ()) or "its customers"
+        sentences.append(f"{late.get('name')} will arrive too late for {customers}.")
+    if not facts.get("late_purchases"):
+        sentences.append("No open purchase order threatens a customer.")
+    return " ".join(sentences)
+
+
 def _chat_label_codes(response_format, system_prompt):
     """The label codes a chat request asks for: the enum of its JSON schema, else the ``- code: ...``
     lines of the system prompt (``json_object`` mode has no schema), else the default labels."""
@@ -285,7 +313,9 @@ class ClassifierServer:
     ``Authorization`` header can be checked; body the parsed JSON, None for a GET or a body that is not
     JSON), ``embedding_calls`` the count of requests to ``/v1/embeddings``. ``answers`` is
     ``{substring: (label, confidence)}`` checked before the rules; its label is answered even when it is
-    not among those asked, so that a test can provoke ``unknown_label`` for one text.
+    not among those asked, so that a test can provoke ``unknown_label`` for one text. ``wording`` is a
+    function of the user text giving the plain-text answer to a chat request without ``response_format``
+    (None: ``word_facts``).
     """
 
     def __init__(self, mode="good", delay=5.0, answers=None, rules=None, dimension=DIMENSION):
@@ -296,6 +326,7 @@ class ClassifierServer:
         self.answers = dict(answers or {})
         self.rules = load_seed_rules() if rules is None else rules
         self.dimension = dimension
+        self.wording = None
         self.embedding_calls = 0
         self._requests = []
         self._served = 0
