@@ -464,26 +464,27 @@ class DistributionStockMonitor(models.AbstractModel):
                 )
             )
         floors = sorted({d["floor_pct"] for d in details})
+        period = month.strftime("%Y-%m")  # computed first: an f-string inside _() stops the .pot extraction
         return (
             self.env["distribution.exception"]
             .with_company(company)
             ._raise_for(
                 customer,
-                f"{RUSH_MARGIN}:{company.id}:{month:%Y-%m}",
+                f"{RUSH_MARGIN}:{company.id}:{period}",
                 "margin",
                 self.env._(
                     "%(customer)s, %(month)s: %(count)s rush orders under the margin floor once the rush is counted. "
                     "%(orders)s. A pattern, not a one-off: agree the rush terms with the customer (charge the express "
                     "shipping) or stop discounting rush orders.",
                     customer=customer.display_name,
-                    month=f"{month:%Y-%m}",
+                    month=period,
                     count=len(orders),
                     orders="; ".join(lines),
                 ),
                 severity="medium",
                 reason_code=RUSH_MARGIN,
                 values={
-                    "month": f"{month:%Y-%m}",
+                    "month": period,
                     "floor_pct": floors[0] if len(floors) == 1 else floors,
                     "sale_orders": orders.mapped("name"),
                     "orders": details,
