@@ -13,6 +13,7 @@ from . import distribution_demo
 from . import distribution_exception
 from . import distribution_exception_route
 from . import distribution_inbound_endpoint
+from . import distribution_inbound_event
 from . import distribution_onboarding
 from . import distribution_outbound_endpoint
 from . import distribution_validation_check
@@ -23,6 +24,7 @@ from . import purchase_order
 from . import res_company
 from . import res_config_settings
 from . import res_groups
+from . import res_partner
 from . import res_partner_bank
 from . import res_users
 from . import sale_order

@@ -6,7 +6,8 @@ from odoo.exceptions import UserError
 class DistributionException(models.Model):
     """An exception raised by a rule that requires approval is settled by its approval request: the
     approval resolves it, a rejection sends it back to work. Nobody resolves or dismisses it by hand (a
-    Distribution Manager may still release the order, which is audited)."""
+    Distribution Manager may still release the order, which is audited), except a vendor's announced lead
+    time once its request is decided: there is no order to release."""
 
     _inherit = "distribution.exception"
 
@@ -31,6 +32,8 @@ class DistributionException(models.Model):
     def _check_closable_by_hand(self):
         result = super()._check_closable_by_hand()
         for exception in self:
+            if exception._closable_after_decision():
+                continue
             if exception.approval_request_id or exception.rule_id.outcome == "approval":
                 raise UserError(
                     self.env._(
@@ -42,9 +45,27 @@ class DistributionException(models.Model):
                 )
         return result
 
-    def _link_approval_request(self, request):
-        """Verb: ``request`` is the one that settles the exception."""
-        self._write_as_system({"approval_request_id": request.id})
+    def _closable_after_decision(self):
+        """Whether a person may close the exception by hand although a request is linked: a vendor's
+        announced lead time, once its request is decided (rejected, withdrawn, or approved on a plan that
+        changed since) has no other way out; while the request is pending, the request settles it."""
+        self.ensure_one()
+        # sudo: the request's type and state decide, whoever closes the exception.
+        request = self.sudo().approval_request_id
+        return (
+            self.reason_code == "supplier_lead_time_announced"
+            and request.request_type == "lead_time_change"
+            and request.state != "pending"
+        )
+
+    def _link_approval_request(self, request, note=None):
+        """Verb: ``request`` is the one that settles the exception; ``note`` (what the request asks) is added
+        to the exception's message."""
+        vals = {"approval_request_id": request.id}
+        for exception in self:
+            if note:
+                vals["message"] = "\n\n".join(part for part in (exception.message, note) if part)
+            exception._write_as_system(vals)
 
     def _on_closed_by_hand(self, state):
         result = super()._on_closed_by_hand(state)

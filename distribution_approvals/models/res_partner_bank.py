@@ -1,5 +1,3 @@
-from collections import defaultdict
-
 from odoo import api
 from odoo import fields
 from odoo import models
@@ -352,33 +350,3 @@ class ResPartnerBank(models.Model):
             comment=request.decision_comment,
         )
         partner._message_log(body=message)
-
-
-class ResPartner(models.Model):
-    """Vendors show the changes of their bank accounts that wait for approval."""
-
-    _inherit = "res.partner"
-
-    distribution_pending_bank_changes = fields.Text(
-        "Bank Changes Pending Approval", compute="_compute_distribution_pending_bank_changes"
-    )
-
-    def _compute_distribution_pending_bank_changes(self):
-        commercial = self.commercial_partner_id
-        # sudo + active_test: a new account waiting for approval is archived until then.
-        banks = (
-            self.env["res.partner.bank"]
-            .sudo()
-            .with_context(active_test=False)
-            .search([("partner_id", "in", (self | commercial)._origin.ids)])
-        )
-        pending = banks._distribution_pending_requests()
-        by_partner = defaultdict(list)
-        for bank in banks.filtered(lambda b: b.id in pending):
-            request = pending[bank.id]
-            by_partner[bank.partner_id.id].append(
-                f"{request.name} - {bank.acc_number}: {bank._distribution_describe(request.payload)}"
-            )
-        for partner in self:
-            lines = by_partner[partner._origin.id] or by_partner[partner.commercial_partner_id._origin.id]
-            partner.distribution_pending_bank_changes = "\n".join(lines) or False

@@ -111,3 +111,41 @@ def levels_due(tier_deadline, level_delays, current_level, now):
         for level in range(current_level + 1, len(level_delays) + 1)
         if tier_deadline + timedelta(hours=level_delays[level - 1]) <= now
     ]
+
+
+def lead_time_fingerprint(days, lines):
+    """What an approval of an announced lead time is given for: the announced ``days`` and the price list
+    lines with the delay each had when it was asked (``lines``: dicts with ``supplierinfo_id`` and
+    ``planned_days``), in a form that compares equal for the same announcement on the same plan.
+
+    >>> b1, b2 = {"supplierinfo_id": 1, "planned_days": 3}, {"supplierinfo_id": 2, "planned_days": 7}
+    >>> a = lead_time_fingerprint(14, [b2, b1])
+    >>> a == lead_time_fingerprint(14.0, [b1, b2]), a == lead_time_fingerprint(15, [b1, b2])
+    (True, False)
+    >>> a
+    '14:1=3,2=7'
+    """
+    planned = sorted((int(line["supplierinfo_id"]), float(line["planned_days"])) for line in lines)
+    return f"{float(days):g}:" + ",".join(f"{info_id}={delay:g}" for info_id, delay in planned)
+
+
+def lead_time_lines_to_write(lines, current_delays):
+    """Split the approved ``lines`` (dicts with ``supplierinfo_id`` and ``planned_days``) by what the plan is
+    now (``current_delays``: {supplierinfo id: delay}, without the lines deleted since): the ids whose delay
+    is still the planned one (the approval applies to them), and the others as (line, delay now or None
+    when deleted).
+
+    >>> lines = [{"supplierinfo_id": 1, "planned_days": 3}, {"supplierinfo_id": 2, "planned_days": 7},
+    ...          {"supplierinfo_id": 3, "planned_days": 7}]
+    >>> ids, changed = lead_time_lines_to_write(lines, {1: 3, 2: 9})
+    >>> ids, [(line["supplierinfo_id"], now) for line, now in changed]
+    ([1], [(2, 9), (3, None)])
+    """
+    to_write, changed = [], []
+    for line in lines:
+        now = current_delays.get(int(line["supplierinfo_id"]))
+        if now is not None and float(now) == float(line["planned_days"]):
+            to_write.append(int(line["supplierinfo_id"]))
+        else:
+            changed.append((line, now))
+    return to_write, changed

@@ -1,3 +1,4 @@
+from . import test_announced_lead_time
 from . import test_attack_audit
 from . import test_attack_bank
 from . import test_attack_decisions

@@ -386,7 +386,9 @@ class DistributionInboundEvent(models.Model):
         lead times: a line is created when missing (the vendor sells the product, as the purchase order
         shows), a change within the company's lead time tolerance is written, a larger one is not: a
         ``lead_time_drift`` exception on the vendor says what was announced, for a Distribution Manager to
-        apply (Supplier Lead Times) or to take up with the vendor. Answers that exception, if any."""
+        apply (Supplier Lead Times) or to take up with the vendor, and the hook
+        ``_distribution_announced_lead_time_beyond`` is called (an approvals addon asks for an approval).
+        Answers that exception, if any."""
         vendor = order.partner_id.commercial_partner_id
         company = order.company_id
         Supplierinfo = self.env["product.supplierinfo"]
@@ -409,11 +411,12 @@ class DistributionInboundEvent(models.Model):
                 <= company.distribution_lead_time_tolerance_pct
             )
             within.write({"delay": lead_time})
-            for info in infos - within:
-                beyond[product] = info.delay
+            if infos - within:
+                beyond[product] = infos - within
         if not beyond:
             return self.env["distribution.exception"]
-        return (
+        planned = {product: infos[:1].delay for product, infos in beyond.items()}
+        exception = (
             self.env["distribution.exception"]
             .with_company(company)
             ._raise_for(
@@ -429,17 +432,25 @@ class DistributionInboundEvent(models.Model):
                     event=self.event_id,
                     products=", ".join(product.display_name for product in beyond),
                     tolerance=company.distribution_lead_time_tolerance_pct,
-                    planned=", ".join(sorted({f"{delay:g}" for delay in beyond.values()})),
+                    planned=", ".join(sorted({f"{delay:g}" for delay in planned.values()})),
                 ),
                 reason_code="supplier_lead_time_announced",
                 values={
                     "announced_days": lead_time,
-                    "planned_days": {product.display_name: delay for product, delay in beyond.items()},
+                    "planned_days": {product.display_name: delay for product, delay in planned.items()},
                     "purchase_order": order.name,
                     "event_id": self.event_id,
                 },
             )
         )
+        self._distribution_announced_lead_time_beyond(vendor, company, beyond, lead_time, exception)
+        return exception
+
+    def _distribution_announced_lead_time_beyond(self, vendor, company, beyond, lead_time, exception):
+        """Hook: ``vendor`` announced ``lead_time`` days (this event), beyond ``company``'s tolerance for the
+        price list lines ``beyond`` ({product.product: product.supplierinfo}), left as they are; ``exception``
+        is the open ``lead_time_drift`` exception that says so. Nothing more here: an approvals addon asks
+        for an approval of the announced days."""
 
     def _raise_infeasible_orders(self, order, planned_by_product):
         Exception_ = self.env["distribution.exception"]
