@@ -77,6 +77,15 @@ class ResPartner(models.Model):
             )
         exception._set_waiting_approval()
         products = self.env["product.product"].union(*beyond)
+        # Each line's text first: a translated text inside the arguments of another is not extracted.
+        lines = ", ".join(
+            self.env._(
+                "%(product)s (planned %(planned)s days)",
+                product=product.display_name,
+                planned="/".join(str(delay) for delay in infos.mapped("delay")),
+            )
+            for product, infos in beyond.items()
+        )
         request = (
             self.env["distribution.approval.request"]
             .with_company(company)
@@ -90,14 +99,7 @@ class ResPartner(models.Model):
                     vendor=self.display_name,
                     days=lead_time,
                     event=event.event_id,
-                    lines=", ".join(
-                        self.env._(
-                            "%(product)s (planned %(planned)s days)",
-                            product=product.display_name,
-                            planned="/".join(str(delay) for delay in infos.mapped("delay")),
-                        )
-                        for product, infos in beyond.items()
-                    ),
+                    lines=lines,
                     tolerance=company.distribution_lead_time_tolerance_pct,
                 ),
                 payload={
@@ -215,19 +217,22 @@ class ResPartner(models.Model):
             days=days,
             products=", ".join(sorted({names.get(product_of[info.id], "-") for info in written})),
         )
+        # Each line's text first: a translated text inside the arguments of another is not extracted.
+        deleted = self.env._("line deleted")
+        changed_lines = ", ".join(
+            self.env._(
+                "%(product)s (planned %(planned)s days when asked, %(now)s now)",
+                product=names.get(line["product_id"], "-"),
+                planned=line["planned_days"],
+                now=now if now is not None else deleted,
+            )
+            for line, now in changed
+        )
         skipped = self.env._(
             "%(request)s approved, but the plan changed since it was asked, so nothing was written on: %(lines)s. "
             "Check the vendor's lead time again.",
             request=request.name,
-            lines=", ".join(
-                self.env._(
-                    "%(product)s (planned %(planned)s days when asked, %(now)s now)",
-                    product=names.get(line["product_id"], "-"),
-                    planned=line["planned_days"],
-                    now=now if now is not None else self.env._("line deleted"),
-                )
-                for line, now in changed
-            ),
+            lines=changed_lines,
         )
         note = " ".join(([done] if written else []) + ([skipped] if changed else []))
         self.message_post(body=note, subtype_xmlid="mail.mt_note")

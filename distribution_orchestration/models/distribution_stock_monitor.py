@@ -38,14 +38,16 @@ class DistributionStockMonitor(models.AbstractModel):
     # -- low stock ----------------------------------------------------------------------------------
     @api.model
     def _cron_low_stock(self, batch_size=500):
-        """Days of cover (free quantity in the warehouse / ADU) of the automatic reordering rules, the least
+        """Days of cover (free quantity in the warehouse / ADU) of the automatic and proposed rules, the least
         recently checked first, each rule's free quantity and whether it is under its min written on it (the
         dashboard counts them); for a rule with a demand under the profile's threshold, a low_stock exception
         with its suggested replenishment; back above it, resolved."""
         Orderpoint = self.env["stock.warehouse.orderpoint"]
         rules = Orderpoint.search(
             [
+                "|",
                 ("trigger", "=", "auto"),
+                ("distribution_proposed", "=", True),
                 "|",
                 ("distribution_cover_checked_at", "=", False),
                 ("distribution_cover_checked_at", "<", fields.Datetime.now() - timedelta(minutes=50)),

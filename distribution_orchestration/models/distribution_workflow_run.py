@@ -100,7 +100,7 @@ class DistributionWorkflowRun(models.Model):
                 "key": "replenishment_cover_days",
                 "label": self.env._("Days of cover (median)"),
                 "value": figures["cover_days_p50"],
-                "unit": self.env._("days"),
+                "unit": "",
                 "detail": spread,
                 "level": "ok",
                 "action": SUGGESTIONS_ACTION,

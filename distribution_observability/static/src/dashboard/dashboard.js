@@ -155,6 +155,8 @@ export class DistributionDashboard extends Component {
                     : `${tile.value.toLocaleString()}${tile.unit ? ` ${tile.unit}` : ""}`,
             detail: tile.detail,
             className: { warning: "text-warning", critical: "text-danger" }[tile.level] || "",
+            // A detail is a figure's context, red only when the tile is critical.
+            detailClassName: tile.level === "critical" ? "text-danger" : "text-muted",
             onClick: () => this.action.doAction(tile.action, { additionalContext: tile.context || {} }),
         }));
     }
