@@ -78,7 +78,7 @@ class ResPartner(models.Model):
         exception._set_waiting_approval()
         products = self.env["product.product"].union(*beyond)
         # Each line's text first: a translated text inside the arguments of another is not extracted.
-        lines = ", ".join(
+        lines_text = ", ".join(
             self.env._(
                 "%(product)s (planned %(planned)s days)",
                 product=product.display_name,
@@ -99,7 +99,7 @@ class ResPartner(models.Model):
                     vendor=self.display_name,
                     days=lead_time,
                     event=event.event_id,
-                    lines=lines,
+                    lines=lines_text,
                     tolerance=company.distribution_lead_time_tolerance_pct,
                 ),
                 payload={
