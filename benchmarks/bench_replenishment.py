@@ -4,7 +4,7 @@ Usage (from the repository root)::
 
     .venv/bin/python benchmarks/bench_replenishment.py [--db bench_replen] [--full | --products 50,200,800]
                                                        [--warehouses 3] [--batch 500] [--no-memory]
-                                                       [--fresh] [--no-update]
+                                                       [--fresh] [--no-update] [--only low_stock,aging]
 
 The script works on its own database (``bench_replen`` by default): it creates it and installs the addon without
 demo data when missing (``--fresh`` drops and recreates it), updates the addon otherwise (``--no-update`` skips
@@ -38,7 +38,8 @@ Measures, at each scale, each with an empty record cache (as a new cron transact
   (their receipts are in the result column).
 - low stock: ``distribution.stock.monitor._cron_low_stock()`` until it returns no rule (after the suggestions:
   it checks the rules with an ADU). Records: rules checked.
-- aging stock: ``_cron_aging_stock()``, once. Records: quants.
+- aging stock: ``_cron_aging_stock(batch_size=--batch)`` until its pass is done (the company's cursor back to 0).
+  Records: quants.
 - late transfers: ``_cron_late_transfers()`` until it returns no picking. Records: late pickings.
 - Baseline, Odoo's own replenishment report over the same data: ``action_open_orderpoints()`` (the opening of
   Inventory > Replenishment: it scans every storable product with moves in every replenishment location, computes
@@ -522,6 +523,23 @@ def once(env, call, records):
     return run
 
 
+def until_pass_done(env, call, records):
+    """A job working a pass in batches from a cursor (the aging monitor), called until the pass is done (it
+    answers fewer records than a full batch), each call as in ``until_empty``: (``records()``, calls)."""
+
+    def run():
+        calls = 0
+        while True:
+            env.invalidate_all()
+            call()
+            commit_like(env)
+            calls += 1
+            if not env.company.sudo().distribution_aging_cursor:
+                return records(), calls
+
+    return run
+
+
 def in_batches(env, ids, batch, work):
     def run():
         for first in range(0, len(ids), batch):
@@ -574,81 +592,96 @@ def max_id(env, table):
     return scalar(env, SQL("SELECT COALESCE(max(id), 0) FROM %s", SQL.identifier(table)))
 
 
-def bench_scale(data, memory, batch):
-    """The measures of one scale, each a dict with its figures and a 'result' string."""
+def bench_scale(data, memory, batch, only=None):
+    """The measures of one scale, each a dict with its figures and a 'result' string; ``only``: the keys of the
+    measures to take (all when None)."""
     env = data.env
     Rule = env["stock.warehouse.orderpoint"]
     LeadTime = env["distribution.vendor.lead.time"]
     Monitor = env["distribution.stock.monitor"]
     results = {}
 
+    def wanted(key):
+        return only is None or key in only
+
     # Baselines first, each rolled back: Odoo's replenishment report over the same rules.
-    with contextlib.closing(env.cr.savepoint()):
-        rules_before = max_id(env, "stock_warehouse_orderpoint")
-        all_rules = scalar(env, SQL("SELECT count(*) FROM stock_warehouse_orderpoint"))
-        figures = measure(env, once(env, Rule.action_open_orderpoints, lambda: all_rules), memory)
-        created = scalar(env, SQL("SELECT count(*) FROM stock_warehouse_orderpoint WHERE id > %s", rules_before))
-        figures["result"] = f"{created:,} manual rules created"
-        results["base_report"] = figures
-    env.invalidate_all()
+    if wanted("base_report"):
+        with contextlib.closing(env.cr.savepoint()):
+            rules_before = max_id(env, "stock_warehouse_orderpoint")
+            all_rules = scalar(env, SQL("SELECT count(*) FROM stock_warehouse_orderpoint"))
+            figures = measure(env, once(env, Rule.action_open_orderpoints, lambda: all_rules), memory)
+            created = scalar(env, SQL("SELECT count(*) FROM stock_warehouse_orderpoint WHERE id > %s", rules_before))
+            figures["result"] = f"{created:,} manual rules created"
+            results["base_report"] = figures
+        env.invalidate_all()
     rule_ids = Rule.search([("trigger", "=", "auto")], order="id").ids
-    with contextlib.closing(env.cr.savepoint()):
-        to_order = []
+    if wanted("base_qty"):
+        with contextlib.closing(env.cr.savepoint()):
+            to_order = []
 
-        def read_to_order(rules):
-            to_order.extend(rules.read(["qty_on_hand", "qty_forecast", "qty_to_order"]))
+            def read_to_order(rules):
+                to_order.extend(rules.read(["qty_on_hand", "qty_forecast", "qty_to_order"]))
 
-        figures = measure(env, in_batches(env, rule_ids, batch, read_to_order), memory)
-        positive = sum(1 for row in to_order[-len(rule_ids) :] if row["qty_to_order"] > 0)
-        figures["result"] = f"{positive:,} rules with a quantity to order"
-        results["base_qty"] = figures
-    env.invalidate_all()
+            figures = measure(env, in_batches(env, rule_ids, batch, read_to_order), memory)
+            positive = sum(1 for row in to_order[-len(rule_ids) :] if row["qty_to_order"] > 0)
+            figures["result"] = f"{positive:,} rules with a quantity to order"
+            results["base_qty"] = figures
+        env.invalidate_all()
 
     # Ours, in the order of the nightly jobs, kept until the end of the scale (the low stock monitor reads the ADU
     # the suggestions wrote), then rolled back.
     with contextlib.closing(env.cr.savepoint()):
-        changes_before = max_id(env, "distribution_replenishment_change")
-        figures = measure(env, until_empty(env, lambda: Rule._cron_distribution_suggestions(batch_size=batch)), memory)
-        env.cr.execute(
-            SQL(
-                "SELECT distribution_suggestion_state, count(*) FROM stock_warehouse_orderpoint "
-                "WHERE trigger = 'auto' GROUP BY 1 ORDER BY 1"
+        suggestions = until_empty(env, lambda: Rule._cron_distribution_suggestions(batch_size=batch))
+        if wanted("suggestions"):
+            changes_before = max_id(env, "distribution_replenishment_change")
+            figures = measure(env, suggestions, memory)
+            env.cr.execute(
+                SQL(
+                    "SELECT distribution_suggestion_state, count(*) FROM stock_warehouse_orderpoint "
+                    "WHERE trigger = 'auto' GROUP BY 1 ORDER BY 1"
+                )
             )
-        )
-        states = ", ".join(f"{count:,} {state}" for state, count in env.cr.fetchall())
-        applied = scalar(
-            env, SQL("SELECT count(*) FROM distribution_replenishment_change WHERE id > %s", changes_before)
-        )
-        figures["result"] = f"{states} ({applied:,} changes logged)"
-        results["suggestions"] = figures
+            states = ", ".join(f"{count:,} {state}" for state, count in env.cr.fetchall())
+            applied = scalar(
+                env, SQL("SELECT count(*) FROM distribution_replenishment_change WHERE id > %s", changes_before)
+            )
+            figures["result"] = f"{states} ({applied:,} changes logged)"
+            results["suggestions"] = figures
+        elif wanted("low_stock"):
+            suggestions()  # not measured: the low stock monitor reads the ADU they write
 
-        exceptions_before = max_id(env, "distribution_exception")
-        figures = measure(env, until_empty(env, LeadTime._cron_learn), memory)
-        drifting = scalar(
-            env, SQL("SELECT count(*) FROM distribution_vendor_lead_time WHERE drifting AND product_id IS NULL")
-        )
-        lines = scalar(env, SQL("SELECT count(*) FROM distribution_vendor_lead_time"))
-        figures["result"] = (
-            f"{data.receipt_lines:,} receipts, {lines:,} lead-time lines, {drifting:,} vendors drifting, "
-            + new_exceptions(env, exceptions_before, ["lead_time_drift"])
-        )
-        results["learning"] = figures
+        if wanted("learning"):
+            exceptions_before = max_id(env, "distribution_exception")
+            figures = measure(env, until_empty(env, LeadTime._cron_learn), memory)
+            drifting = scalar(
+                env, SQL("SELECT count(*) FROM distribution_vendor_lead_time WHERE drifting AND product_id IS NULL")
+            )
+            lines = scalar(env, SQL("SELECT count(*) FROM distribution_vendor_lead_time"))
+            figures["result"] = (
+                f"{data.receipt_lines:,} receipts, {lines:,} lead-time lines, {drifting:,} vendors drifting, "
+                + new_exceptions(env, exceptions_before, ["lead_time_drift"])
+            )
+            results["learning"] = figures
 
-        exceptions_before = max_id(env, "distribution_exception")
-        figures = measure(env, until_empty(env, Monitor._cron_low_stock), memory)
-        figures["result"] = new_exceptions(env, exceptions_before, ["low_stock"])
-        results["low_stock"] = figures
+        if wanted("low_stock"):
+            exceptions_before = max_id(env, "distribution_exception")
+            figures = measure(env, until_empty(env, Monitor._cron_low_stock), memory)
+            figures["result"] = new_exceptions(env, exceptions_before, ["low_stock"])
+            results["low_stock"] = figures
 
-        exceptions_before = max_id(env, "distribution_exception")
-        quants = scalar(env, SQL("SELECT count(*) FROM stock_quant"))
-        figures = measure(env, once(env, Monitor._cron_aging_stock, lambda: quants), memory)
-        figures["result"] = new_exceptions(env, exceptions_before, ["aging_stock"])
-        results["aging"] = figures
+        if wanted("aging"):
+            exceptions_before = max_id(env, "distribution_exception")
+            quants = scalar(env, SQL("SELECT count(*) FROM stock_quant"))
+            aging = until_pass_done(env, lambda: Monitor._cron_aging_stock(batch_size=batch), lambda: quants)
+            figures = measure(env, aging, memory)
+            figures["result"] = new_exceptions(env, exceptions_before, ["aging_stock"])
+            results["aging"] = figures
 
-        exceptions_before = max_id(env, "distribution_exception")
-        figures = measure(env, until_empty(env, Monitor._cron_late_transfers), memory)
-        figures["result"] = new_exceptions(env, exceptions_before, ["late_transfer"])
-        results["late"] = figures
+        if wanted("late"):
+            exceptions_before = max_id(env, "distribution_exception")
+            figures = measure(env, until_empty(env, Monitor._cron_late_transfers), memory)
+            figures["result"] = new_exceptions(env, exceptions_before, ["late_transfer"])
+            results["late"] = figures
     env.invalidate_all()
     return results
 
@@ -668,7 +701,8 @@ MEASURES = [
 def report(scales):
     """scales: [(counts, results)]."""
     rows = []
-    for key, label, unit in MEASURES:
+    measures = [measure for measure in MEASURES if measure[0] in scales[0][1]]
+    for key, label, unit in measures:
         for counts, results in scales:
             figures = results[key]
             records = max(figures["records"], 1)
@@ -694,7 +728,7 @@ def report(scales):
 
     say("\nFlatness: cost per record at each scale, and the largest scale's over the smallest's.")
     rows = []
-    for key, label, _unit in MEASURES:
+    for key, label, _unit in measures:
         per = [
             (
                 results[key]["ms"] / max(results[key]["records"], 1),
@@ -728,12 +762,20 @@ def main():
     parser.add_argument("--no-memory", dest="memory", action="store_false", help="skip the tracemalloc runs")
     parser.add_argument("--fresh", action="store_true", help="drop and recreate the database first")
     parser.add_argument("--no-update", dest="update", action="store_false", help="do not update the addon")
+    parser.add_argument(
+        "--only",
+        default=None,
+        help=f"the measures to take, comma-separated among {', '.join(key for key, _l, _u in MEASURES)} (default: all)",
+    )
     args = parser.parse_args()
     if args.full and args.products:
         sys.exit("--full and --products: one or the other.")
     sizes = sorted(int(n) for n in (args.products or (FULL_PRODUCTS if args.full else QUICK_PRODUCTS)).split(","))
     if not sizes or sizes[0] <= 0:
         sys.exit("--products: positive numbers.")
+    only = set(args.only.split(",")) if args.only else None
+    if only and only - {key for key, _l, _u in MEASURES}:
+        sys.exit(f"--only: among {', '.join(key for key, _l, _u in MEASURES)}.")
 
     config.parse_config(["-c", args.conf, "-d", args.db, "--log-level=warn"])
     prepare_database(args.conf, args.db, args.fresh, args.update, MODULE)
@@ -762,7 +804,7 @@ def main():
                     f"{counts['late']:,} late pickings (generated in {time.perf_counter() - generated:.0f} s) =="
                 )
                 measured = time.perf_counter()
-                results = bench_scale(data, args.memory, args.batch)
+                results = bench_scale(data, args.memory, args.batch, only)
                 say(f"  measured in {time.perf_counter() - measured:.0f} s")
                 scales.append((counts, results))
             report(scales)

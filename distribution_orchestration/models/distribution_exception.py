@@ -1,3 +1,4 @@
+from collections import defaultdict
 from datetime import timedelta
 
 from odoo import api
@@ -6,6 +7,7 @@ from odoo import models
 from odoo.addons.distribution_observability.services import verbs
 from odoo.exceptions import AccessError
 from odoo.exceptions import UserError
+from odoo.osv import expression
 
 CATEGORIES = [
     ("credit", "Credit"),
@@ -31,6 +33,8 @@ USER_GROUP = "distribution_observability.group_distribution_user"
 MANAGER_GROUP = "distribution_observability.group_distribution_manager"
 # The server verb inside which an exception's guarded fields are written (see _distribution_guarded_fields).
 VERB = "distribution_exception"
+# What an automation rule's server action adds to the context, record by record (see _in_batch_env).
+AUTOMATION_CONTEXT_KEYS = ("active_model", "active_ids", "active_id", "domain_post")
 # Hours to resolve, by category, when no routing line says otherwise.
 DEFAULT_SLA_HOURS = {"credit": 8, "stock_shortage": 4, "rush": 2, "date_infeasible": 8, "integration": 4}
 
@@ -190,8 +194,9 @@ class DistributionException(models.Model):
             if vals.get("name", "/") == "/":
                 vals["name"] = self.env["ir.sequence"].next_by_code("distribution.exception") or "/"
         exceptions = super().create(vals_list)
-        for exception in exceptions:
-            self.env["distribution.outbound.event"]._emit("exception.created", exception, exception._event_data())
+        self.env["distribution.outbound.event"]._emit_many(
+            "exception.created", [(exception, exception._event_data()) for exception in exceptions]
+        )
         return exceptions
 
     def write(self, vals):
@@ -224,6 +229,7 @@ class DistributionException(models.Model):
         # sudo: the event names the document for its receivers, whoever acts on the exception (a credit
         # controller may not read every order).
         exception = self.sudo()
+        document = exception._document()
         return {
             "reference": exception.name,
             "category": exception.category,
@@ -235,12 +241,20 @@ class DistributionException(models.Model):
             "document": {
                 "model": exception.res_model,
                 "id": exception.res_id,
-                "name": exception.record_ref.display_name if exception.record_ref else None,
+                "name": document.display_name if document is not None else None,
             },
             "owner": exception.user_id.name or None,
             "deadline": exception.deadline and fields.Datetime.to_string(exception.deadline),
             "resolution_note": exception.resolution_note or None,
         }
+
+    def _document(self):
+        """The document of the exception (what record_ref shows), or None; read without the reference
+        field, whose every assignment lists the models (a search of ir.model per exception)."""
+        self.ensure_one()
+        if self.res_model in self.env and self.res_id:
+            return self.env[self.res_model].browse(self.res_id)
+        return None
 
     # -- raising and resolving -----------------------------------------------------------------
     @api.model
@@ -259,58 +273,98 @@ class DistributionException(models.Model):
     ):
         """The open exception of this source on this record, created when there is none, updated
         (message, values) when there is. Safe to call on every pass: it never duplicates."""
+        return self._raise_many(
+            [
+                {
+                    "record": record,
+                    "source_key": source_key,
+                    "category": category,
+                    "message": message,
+                    "kind": kind,
+                    "severity": severity,
+                    "reason_code": reason_code,
+                    "rule": rule,
+                    "values": values,
+                    "blocking": blocking,
+                }
+            ]
+        )
+
+    @api.model
+    def _raise_many(self, items):
+        """``_raise_for`` of many records at once (a monitor's batch): ``items`` are dicts of its arguments
+        (record, source_key, category, message and the optional ones). One search finds the open exceptions
+        of them all, each updated; one create makes the missing ones, so that the automation rules on
+        creation run once for the batch. Answers the exceptions, in the order of the items."""
         # sudo: exceptions are raised by the system on behalf of whoever triggered the check (a
         # salesperson confirming an order has no right on the exception queue).
         Exception_ = self.sudo()
-        existing = Exception_.search(
+        if not items:
+            return Exception_
+        ids_of = defaultdict(set)  # (source key, model): record ids
+        for item in items:
+            ids_of[(item["source_key"], item["record"]._name)].add(item["record"].id)
+        domain = expression.OR(
             [
-                ("source_key", "=", source_key),
-                ("res_model", "=", record._name),
-                ("res_id", "=", record.id),
-                ("state", "not in", CLOSED_STATES),
-            ],
-            limit=1,
+                [("source_key", "=", source_key), ("res_model", "=", model), ("res_id", "in", list(ids))]
+                for (source_key, model), ids in ids_of.items()
+            ]
         )
-        vals = {
-            "message": message,
-            "values": values or {},
-            "reason_code": reason_code or category,
-            "blocking": blocking,
-        }
-        if existing:
-            existing._write_as_system(vals)
-            return existing
-        company = record.company_id if "company_id" in record and record.company_id else self.env.company
-        if record._name == "res.partner":  # an exception on a customer or a vendor names it
-            partner = record.commercial_partner_id
-        else:
-            partner = record.partner_id.commercial_partner_id if "partner_id" in record else self.env["res.partner"]
-        with verbs.server_verb(VERB, Exception_):
-            return Exception_.create(
-                dict(
-                    vals,
-                    source_key=source_key,
-                    category=category,
-                    kind=kind,
-                    severity=severity,
-                    rule_id=rule.id if rule else False,
-                    res_model=record._name,
-                    res_id=record.id,
-                    sale_order_id=record.id if record._name == "sale.order" else False,
-                    partner_id=partner.id,
-                    company_id=company.id,
-                )
+        existing = Exception_.search(expression.AND([domain, [("state", "not in", CLOSED_STATES)]]))
+        found = {(exception.source_key, exception.res_model, exception.res_id): exception for exception in existing}
+        to_create = {}  # key: vals, in the order of the items
+        for item in items:
+            record = item["record"]
+            key = (item["source_key"], record._name, record.id)
+            category = item["category"]
+            vals = {
+                "message": item["message"],
+                "values": item.get("values") or {},
+                "reason_code": item.get("reason_code") or category,
+                "blocking": item.get("blocking", False),
+            }
+            if key in found:
+                found[key]._write_as_system(vals)
+                continue
+            company = record.company_id if "company_id" in record and record.company_id else self.env.company
+            if record._name == "res.partner":  # an exception on a customer or a vendor names it
+                partner = record.commercial_partner_id
+            else:
+                partner = record.partner_id.commercial_partner_id if "partner_id" in record else self.env["res.partner"]
+            rule = item.get("rule")
+            to_create[key] = dict(
+                vals,
+                source_key=item["source_key"],
+                category=category,
+                kind=item.get("kind") or "business",
+                severity=item.get("severity") or "medium",
+                rule_id=rule.id if rule else False,
+                res_model=record._name,
+                res_id=record.id,
+                sale_order_id=record.id if record._name == "sale.order" else False,
+                partner_id=partner.id,
+                company_id=company.id,
             )
+        if to_create:
+            with verbs.server_verb(VERB, Exception_):
+                created = Exception_.create(list(to_create.values()))
+            found.update(zip(to_create, created, strict=True))
+        return Exception_.union(
+            *(found[(item["source_key"], item["record"]._name, item["record"].id)] for item in items)
+        )
 
     @api.model
-    def _resolve_for(self, record, source_keys, note):
-        """Resolve the open exceptions of these sources on this record: their condition cleared."""
-        # sudo: see _raise_for.
+    def _resolve_for(self, records, source_keys, note):
+        """Resolve the open exceptions of these sources on these records (of one model): their condition
+        cleared. One search for all of them."""
+        if not records:
+            return self.sudo()
+        # sudo: see _raise_many.
         open_ones = self.sudo().search(
             [
                 ("source_key", "in", list(source_keys)),
-                ("res_model", "=", record._name),
-                ("res_id", "=", record.id),
+                ("res_model", "=", records._name),
+                ("res_id", "in", records.ids),
                 ("state", "not in", CLOSED_STATES),
             ]
         )
@@ -369,12 +423,24 @@ class DistributionException(models.Model):
             orders._distribution_exceptions_cleared()
 
     # -- routing -------------------------------------------------------------------------------
+    def _in_batch_env(self):
+        """These exceptions without the keys an automation rule's server action adds to the context of each
+        record (active_id...): the exceptions of one batch share one environment. The mail tracking of each
+        write keeps its environment alive until the commit, and every new environment is compared with all the
+        live ones: one per record makes a batch quadratic."""
+        context = {key: value for key, value in self.env.context.items() if key not in AUTOMATION_CONTEXT_KEYS}
+        return self.with_env(self.env(context=context))
+
     def _assign_and_notify(self):
         """Owner, team and deadline from the routing table; an activity for the owner. Called by the
         shipped automation rule 'exception created'."""
         Route = self.env["distribution.exception.route"]
-        for exception in self:
-            route = Route._find(exception.category, exception.company_id)
+        routes = {}  # (category, company): route, found once for a batch
+        for exception in self._in_batch_env():
+            key = (exception.category, exception.company_id)
+            if key not in routes:
+                routes[key] = Route._find(*key)
+            route = routes[key]
             sla_hours = route.sla_hours if route and route.sla_hours else DEFAULT_SLA_HOURS.get(exception.category, 24)
             vals = {"deadline": (exception.create_date or fields.Datetime.now()) + timedelta(hours=sla_hours)}
             if route and not exception.user_id:
@@ -395,7 +461,7 @@ class DistributionException(models.Model):
     def _notify_vendor_buyer(self):
         """An activity for the buyer of the vendor an exception is about (a lead time drift), unless the
         buyer already owns it. Called by the shipped automation rule 'vendor lead time drift'."""
-        for exception in self.filtered(lambda e: e.res_model == "res.partner"):
+        for exception in self._in_batch_env().filtered(lambda e: e.res_model == "res.partner"):
             # sudo: the buyer is read on the vendor whoever raised the exception (a scheduled action).
             buyer = self.env["res.partner"].sudo().browse(exception.res_id).commercial_partner_id.buyer_id
             if buyer and buyer != exception.user_id:

@@ -18,6 +18,8 @@ LATE = "late_transfer_monitor"
 LOTS = "lot_monitor"
 BACKORDERS = "backorder_pattern"
 RUSH_MARGIN = "rush_margin_erosion"
+# One advisory lock space for the aging monitor's batches: two workers never work one company at once.
+AGING_LOCK_SPACE = 5_120_207
 
 
 class DistributionStockMonitor(models.AbstractModel):
@@ -62,6 +64,7 @@ class DistributionStockMonitor(models.AbstractModel):
             company_rules = rules.filtered(lambda rule, c=company: rule.company_id == c)
             with self.env["distribution.workflow.run"].with_company(company).track("stock_monitor") as run:
                 free = company_rules._distribution_free_quantities()
+                to_raise, to_resolve = [], defaultdict(list)  # the batch's, raised and resolved at once
                 for rule in company_rules:
                     settings = Profile._profile_for(company, rule.warehouse_id, rule.product_id.categ_id, profiles)
                     threshold = settings._settings()["cover_days_threshold"]
@@ -70,36 +73,41 @@ class DistributionStockMonitor(models.AbstractModel):
                     rule._distribution_write_cover(cover, quantity)
                     if cover is not None and cover < threshold:
                         raised += 1
-                        Exception_.with_company(company)._raise_for(
-                            rule,
-                            LOW_STOCK,
-                            "low_stock",
-                            self.env._(
-                                "%(product)s in %(warehouse)s: %(cover)s days of cover (free %(free)s, %(adu)s a "
-                                "day), under %(threshold)s days. Suggested: min %(min)s, max %(max)s; on order "
-                                "or on its way, see Replenishment.",
-                                product=rule.product_id.display_name,
-                                warehouse=rule.warehouse_id.name,
-                                cover=cover,
-                                free=free[(rule.product_id.id, rule.warehouse_id.id)],
-                                adu=round(rule.distribution_adu, 2),
-                                threshold=threshold,
-                                min=rule.distribution_suggested_min,
-                                max=rule.distribution_suggested_max,
-                            ),
-                            severity="high" if cover < threshold / 2 else "medium",
-                            values={
-                                "days_of_cover": cover,
-                                "free_qty": free[(rule.product_id.id, rule.warehouse_id.id)],
-                                "adu": rule.distribution_adu,
-                                "suggested_min": rule.distribution_suggested_min,
-                                "suggested_max": rule.distribution_suggested_max,
-                            },
+                        to_raise.append(
+                            {
+                                "record": rule,
+                                "source_key": LOW_STOCK,
+                                "category": "low_stock",
+                                "message": self.env._(
+                                    "%(product)s in %(warehouse)s: %(cover)s days of cover (free %(free)s, %(adu)s "
+                                    "a day), under %(threshold)s days. Suggested: min %(min)s, max %(max)s; on "
+                                    "order or on its way, see Replenishment.",
+                                    product=rule.product_id.display_name,
+                                    warehouse=rule.warehouse_id.name,
+                                    cover=cover,
+                                    free=quantity,
+                                    adu=round(rule.distribution_adu, 2),
+                                    threshold=threshold,
+                                    min=rule.distribution_suggested_min,
+                                    max=rule.distribution_suggested_max,
+                                ),
+                                "severity": "high" if cover < threshold / 2 else "medium",
+                                "values": {
+                                    "days_of_cover": cover,
+                                    "free_qty": quantity,
+                                    "adu": rule.distribution_adu,
+                                    "suggested_min": rule.distribution_suggested_min,
+                                    "suggested_max": rule.distribution_suggested_max,
+                                },
+                            }
                         )
                     else:
-                        Exception_._resolve_for(
-                            rule, [LOW_STOCK], self.env._("Back to %s days of cover or more.", threshold)
-                        )
+                        to_resolve[threshold].append(rule.id)
+                Exception_.with_company(company)._raise_many(to_raise)
+                for threshold, rule_ids in to_resolve.items():
+                    Exception_._resolve_for(
+                        rules.browse(rule_ids), [LOW_STOCK], self.env._("Back to %s days of cover or more.", threshold)
+                    )
                 run.message = self.env._(
                     "Low stock: %(count)s rules checked, %(raised)s under their cover.",
                     count=len(company_rules),
@@ -110,35 +118,67 @@ class DistributionStockMonitor(models.AbstractModel):
 
     # -- aging stock --------------------------------------------------------------------------------
     @api.model
-    def _cron_aging_stock(self):
+    def _cron_aging_stock(self, batch_size=500):
         """Stock received longer ago than the profile's aging days, per product and warehouse, with its value
-        at cost: one aging_stock exception per product of a warehouse, resolved when that stock is gone. One
-        grouped query per company."""
+        at cost: one aging_stock exception per product of a warehouse, resolved when that stock is gone.
+        A batch of ``batch_size`` products per company and call, in product id order from the company's cursor
+        (the last product worked, 0 when no pass is under way), in one grouped query: a full batch asks for the
+        next one, so a pass is resumable and committed batch by batch; the exceptions of the products of the
+        batch's id range (past the last product, at the end of the pass) whose aging stock is gone are resolved
+        with it. A company's batch is taken under an advisory lock: two workers never work one company at
+        once. Answers the products worked."""
         Exception_ = self.env["distribution.exception"]
         self.env["stock.quant"].flush_model(["quantity", "in_date", "location_id", "product_id", "company_id"])
         self.env["stock.location"].flush_model(["usage", "warehouse_id"])
         now = fields.Datetime.now()
+        worked = self.env["product.product"]
+        more = False
         for company in self.env["res.company"].search([]):
+            # Raw SQL: a transaction-scoped advisory lock, which the ORM has no word for.
+            self.env.cr.execute(SQL("SELECT pg_try_advisory_xact_lock(%s, %s)", AGING_LOCK_SPACE, company.id))
+            if not self.env.cr.fetchone()[0]:
+                continue  # another worker is on this company's batch
             Profile, profiles = self._profiles(company)
             oldest = min([p.aging_days for p in profiles if p.aging_days] or [180])
-            # Raw SQL: quantities and oldest incoming dates per product and warehouse, in one grouped query.
+            # sudo: the monitor's own cursor, a technical field of the company.
+            cursor = company.sudo().distribution_aging_cursor
+            aged = SQL(
+                """
+                loc.usage = 'internal' AND loc.warehouse_id IS NOT NULL AND quant.company_id = %s
+                AND quant.quantity > 0 AND quant.in_date < %s
+                """,
+                company.id,
+                now - timedelta(days=oldest),
+            )
+            # Raw SQL: the next batch of products with old stock, then their quantities and oldest incoming
+            # dates per product and warehouse, in one grouped query.
             self.env.cr.execute(
                 SQL(
                     """
+                    WITH batch AS (
+                        SELECT DISTINCT quant.product_id
+                          FROM stock_quant quant JOIN stock_location loc ON loc.id = quant.location_id
+                         WHERE %(aged)s AND quant.product_id > %(cursor)s
+                         ORDER BY quant.product_id
+                         LIMIT %(limit)s
+                    )
                     SELECT quant.product_id, loc.warehouse_id, SUM(quant.quantity), MIN(quant.in_date)
                       FROM stock_quant quant JOIN stock_location loc ON loc.id = quant.location_id
-                     WHERE loc.usage = 'internal' AND loc.warehouse_id IS NOT NULL AND quant.company_id = %s
-                       AND quant.quantity > 0 AND quant.in_date < %s
+                     WHERE %(aged)s AND quant.product_id IN (SELECT product_id FROM batch)
                      GROUP BY 1, 2
+                     ORDER BY 1, 2
                     """,
-                    company.id,
-                    now - timedelta(days=oldest),
+                    aged=aged,
+                    cursor=cursor,
+                    limit=batch_size,
                 )
             )
             rows = self.env.cr.fetchall()
             Product = self.env["product.product"].with_company(company)
             Warehouse = self.env["stock.warehouse"]
-            products = Product.browse({row[0] for row in rows})
+            products = Product.browse(list(dict.fromkeys(row[0] for row in rows)))
+            # The last product of a full batch: the next batch starts after it. None: the pass ends here.
+            last = products[-1].id if len(products) >= batch_size else None
             aging = {}
             # A product may be shared by the companies: each company has its own aging exception of it.
             source_key = f"{AGING}:{company.id}"
@@ -151,40 +191,52 @@ class DistributionStockMonitor(models.AbstractModel):
                     if not days or in_date >= now - timedelta(days=days):
                         continue
                     aging.setdefault(product_id, []).append((warehouse, quantity, in_date))
+                to_raise = []
                 for product in products:
                     lots = aging.get(product.id)
                     if not lots:
                         continue
                     value = sum(quantity for _w, quantity, _d in lots) * product.standard_price
-                    Exception_.with_company(company)._raise_for(
-                        product,
-                        source_key,
-                        "aging_stock",
-                        self.env._(
-                            "%(product)s: stock received before %(since)s is still on hand (%(where)s), worth "
-                            "%(value)s at cost. Promote it, move it or return it to the vendor.",
-                            product=product.display_name,
-                            since=fields.Date.to_string(min(d for _w, _q, d in lots).date()),
-                            where=", ".join(f"{w.name} {q:g}" for w, q, _d in lots),
-                            value=company.currency_id.format(value),
-                        ),
-                        severity="low",
-                        values={
-                            "value": value,
-                            "warehouses": {w.name: q for w, q, _d in lots},
-                        },
+                    to_raise.append(
+                        {
+                            "record": product,
+                            "source_key": source_key,
+                            "category": "aging_stock",
+                            "message": self.env._(
+                                "%(product)s: stock received before %(since)s is still on hand (%(where)s), worth "
+                                "%(value)s at cost. Promote it, move it or return it to the vendor.",
+                                product=product.display_name,
+                                since=fields.Date.to_string(min(d for _w, _q, d in lots).date()),
+                                where=", ".join(f"{w.name} {q:g}" for w, q, _d in lots),
+                                value=company.currency_id.format(value),
+                            ),
+                            "severity": "low",
+                            "values": {
+                                "value": value,
+                                "warehouses": {w.name: q for w, q, _d in lots},
+                            },
+                        }
                     )
-                # Those whose aging stock is gone.
+                Exception_.with_company(company)._raise_many(to_raise)
+                # Those of the batch's range whose aging stock is gone.
                 open_ones = Exception_.sudo().search(
                     [
                         ("source_key", "=", source_key),
                         ("company_id", "=", company.id),
                         ("state", "not in", ("resolved", "dismissed")),
+                        ("res_id", ">", cursor),
+                        *([("res_id", "<=", last)] if last else []),
                     ]
                 )
-                for exception in open_ones.filtered(lambda e, a=aging: e.res_id not in a):
-                    exception._mark_resolved(self.env._("The aging stock is gone."), auto=True)
+                open_ones.filtered(lambda e, a=aging: e.res_id not in a)._mark_resolved(
+                    self.env._("The aging stock is gone."), auto=True
+                )
+                company.sudo().distribution_aging_cursor = last or 0
+                more = more or bool(last)
                 run.message = self.env._("Aging stock: %s products.", len(aging))
+            worked |= products
+        self.env["ir.cron"]._notify_progress(done=len(worked), remaining=1 if more else 0)
+        return worked
 
     # -- late transfers -----------------------------------------------------------------------------
     @api.model

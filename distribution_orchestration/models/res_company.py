@@ -38,3 +38,9 @@ class ResCompany(models.Model):
         help="This many orders of one customer in one month whose margin, once the rush shipment's cost is "
         "counted, falls under the margin floor raise one exception for the customer, listing the orders.",
     )
+    distribution_aging_cursor = fields.Integer(
+        "Aging Monitor Cursor",
+        readonly=True,
+        groups="base.group_system",
+        help="Technical: the last product the aging stock monitor worked in its pass under way (0: none).",
+    )
