@@ -422,10 +422,12 @@ class DistributionApprovalRequest(models.Model):
         tier.sudo().write({"state": state, "decided_at": fields.Datetime.now()})
         self._finish(state, reason)
 
-    def _decide(self, decision, comment=None, request_tier=None):
+    def _decide(self, decision, comment=None, request_tier=None, via=None):
         """The current user approves or rejects the current tier. ``request_tier`` (from a link) must
-        still be the current tier. A rejection needs a comment. Quorum reached: the next tier opens,
-        or the request is approved."""
+        still be the current tier. A rejection needs a comment. Quorum reached: the next tier opens (its
+        approvers are asked: ``approval.requested``), or the request is approved. ``via``: where the decision
+        came from when not from Odoo itself (``{"channel": "slack via n8n", "endpoint": ..., "inbound_event":
+        ...}``), recorded with it in the audit trail."""
         self.ensure_one()
         if decision not in ("approve", "reject"):
             raise UserError(self.env._("Unknown decision %s.", decision))
@@ -461,7 +463,7 @@ class DistributionApprovalRequest(models.Model):
             self.message_post(body=feedback, subtype_xmlid="mail.mt_note")
         self._audit(
             "approved" if decision == "approve" else "rejected",
-            {"tier": tier.name, "tier_sequence": tier.sequence, "comment": comment},
+            dict(via or {}, tier=tier.name, tier_sequence=tier.sequence, comment=comment),
         )
         if decision == "reject":
             tier.sudo().write({"state": "rejected", "decided_at": fields.Datetime.now()})
@@ -476,6 +478,7 @@ class DistributionApprovalRequest(models.Model):
             if following:
                 # sudo: opening the next tier is the system's work (the approver may not read the document).
                 following.sudo()._activate()
+                self._emit("approval.requested")
             else:
                 self._finish("approved", comment)
 
@@ -549,7 +552,30 @@ class DistributionApprovalRequest(models.Model):
     def _emit(self, event_type):
         Outbox = self.env["distribution.outbound.event"]
         for request in self:
-            Outbox._emit(event_type, request, request._event_data())
+            data = request._event_data()
+            if event_type == "approval.requested":
+                data["decision_links"] = request._decision_links()
+            Outbox._emit(event_type, request, data)
+
+    def _decision_links(self):
+        """Per approver of the current tier, what a collaboration tool needs to let them decide: the one-click
+        link (``url``) and its token (``token``), bound to the request, the tier and that approver, for the
+        inbound handler ``approval_decision`` (which takes the approver's ``login`` as its ``actor``). A token
+        alone decides nothing: the link asks for the approver's own session, the inbox for the endpoint's
+        signature and the actor the token was issued to. Never logged."""
+        self.ensure_one()
+        # sudo: the approvers are read whatever the rights of the user whose action asks for the approval.
+        tier = self.current_tier_id.sudo()
+        return [
+            {
+                "approver": user.name,
+                "login": user.login,
+                "tier": tier.name,
+                "url": tier._decision_url(user),
+                "token": tier._decision_token(user),
+            }
+            for user in tier.approver_ids
+        ]
 
     def _event_data(self):
         self.ensure_one()

@@ -149,3 +149,64 @@ def lead_time_lines_to_write(lines, current_delays):
         else:
             changed.append((line, now))
     return to_write, changed
+
+
+# -- decisions from collaboration tools (the inbound handler ``approval_decision``) -----------------
+DECISIONS = ("approve", "reject")
+TOKEN_LENGTH = 64  # a decision token is a hex HMAC-SHA256
+MAX_DECISION_TEXT = 2000
+MAX_LABEL = 128
+
+
+def decision_problems(data, problems, **_options):
+    """The schema of an ``approval_decision`` body's ``data``: ``request`` (its reference), ``token`` (the
+    approver's decision token), ``decision`` (approve or reject), ``comment`` (required to reject),
+    ``actor`` (the login or e-mail of who decides in the tool), optional ``channel`` (e.g. "slack via n8n").
+    Appends what is wrong to ``problems``; the inbox answers 400 with them (and logs the rejection).
+
+    >>> decision_problems({"request": "APR/0001", "token": "ab" * 32, "decision": "approve", "actor": "alice"}, [])
+    >>> problems = []
+    >>> decision_problems({"request": 7, "token": "xyz", "decision": "reject", "comment": " ", "channel": 3}, problems)
+    >>> problems  # doctest: +NORMALIZE_WHITESPACE
+    ['data.request must be a string', 'data.token must be the 64 hexadecimal digits of a decision token',
+     'data.comment is required to reject', 'data.actor is required', 'data.channel must be a string']
+    >>> problems = []
+    >>> decision_problems({"request": "R", "token": "AB" * 32, "decision": "maybe", "actor": "a"}, problems)
+    >>> problems
+    ["data.decision must be one of approve, reject, got 'maybe'"]
+    """
+    _label(data, "request", problems)
+    token = data.get("token")
+    if not (isinstance(token, str) and len(token) == TOKEN_LENGTH and _is_hex(token)):
+        problems.append(f"data.token must be the {TOKEN_LENGTH} hexadecimal digits of a decision token")
+    decision = data.get("decision")
+    if decision not in DECISIONS:
+        problems.append(f"data.decision must be one of {', '.join(DECISIONS)}, got {str(decision)[:40]!r}")
+    comment = data.get("comment")
+    if comment is not None and not isinstance(comment, str):
+        problems.append("data.comment must be a string")
+    elif comment and len(comment) > MAX_DECISION_TEXT:
+        problems.append(f"data.comment must be at most {MAX_DECISION_TEXT} characters")
+    elif decision == "reject" and not (comment or "").strip():
+        problems.append("data.comment is required to reject")
+    _label(data, "actor", problems)
+    _label(data, "channel", problems, required=False)
+
+
+def _label(data, key, problems, required=True):
+    value = data.get(key)
+    if value is None or value == "":
+        if required:
+            problems.append(f"data.{key} is required")
+    elif not isinstance(value, str):
+        problems.append(f"data.{key} must be a string")
+    elif len(value) > MAX_LABEL:
+        problems.append(f"data.{key} must be at most {MAX_LABEL} characters")
+
+
+def _is_hex(text):
+    """
+    >>> _is_hex("09afAF"), _is_hex("0x1"), _is_hex("\\uff10")
+    (True, False, False)
+    """
+    return text.isascii() and all(char in "0123456789abcdefABCDEF" for char in text)

@@ -24,5 +24,6 @@ from . import test_request_flow
 from . import test_security
 from . import test_settings
 from . import test_starter_policy
+from . import test_tool_decisions
 from . import test_tour
 from . import test_vendor_bank

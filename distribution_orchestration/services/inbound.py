@@ -5,6 +5,7 @@ acceptable); the controller answers 400 with that list. The envelope is the one 
 ``services/signature.envelope``: ``{"event_id", "type", "occurred_at", "company", "data": {...}}``.
 """
 
+import re
 import uuid
 from datetime import UTC
 from datetime import date
@@ -17,6 +18,8 @@ SEVERITIES = ("low", "medium", "high", "critical")
 MAX_ATTEMPTS = 5
 MAX_MESSAGE_LENGTH = 2000
 EXCERPT_LENGTH = 200
+# A JSON string value of a secret key, whole or cut off by the excerpt: never logged.
+SECRET_VALUE = re.compile(r'("(?:token|secret|password)"\s*:\s*")(?:[^"\\]|\\.)*(?="|$)')
 
 
 class BusinessProblem(Exception):
@@ -97,15 +100,21 @@ def next_attempt_at(now, attempt):
 
 
 def excerpt(body, length=EXCERPT_LENGTH):
-    """The start of a raw body, for logs of rejected requests: never more than ``length`` characters.
+    """The start of a raw body, for logs of rejected requests: never more than ``length`` characters, and
+    the values of secret keys (a decision ``token``, a ``secret``, a ``password``) masked.
 
     >>> excerpt(b'{"a": 1}')
     '{"a": 1}'
     >>> len(excerpt(b"x" * 5000))
     201
+    >>> excerpt(b'{"data": {"token": "4f9a0c", "secret" : "s", "decision": "reject"}}')
+    '{"data": {"token": "***", "secret" : "***", "decision": "reject"}}'
+    >>> excerpt(b'{"data": {"token": "4f9a0c')  # cut inside the value
+    '{"data": {"token": "***'
     """
     if isinstance(body, bytes):
         body = body[: length * 4].decode("utf-8", "replace")
+    body = SECRET_VALUE.sub(r"\1***", body)
     return body if len(body) <= length else body[:length] + "\u2026"
 
 
@@ -235,6 +244,23 @@ SCHEMAS = {
     "supplier_update": _supplier_update,
     "exception_report": _exception_report,
 }
+
+
+def register_schema(handler, schema):
+    """Extension point: another addon declares the body schema of a handler of its own, e.g.
+    ``register_schema("approval_decision", _approval_decision)`` at import (distribution_approvals). ``schema``
+    is called like the ones above: ``schema(data, problems, categories=...)``, appending to ``problems``. The
+    addon also adds the handler to the endpoint's ``handler`` selection (``selection_add``) and defines
+    ``_handle_<handler>(data)`` on ``distribution.inbound.event``.
+
+    >>> register_schema("carrier_status", _exception_report)
+    Traceback (most recent call last):
+    ...
+    ValueError: the handler 'carrier_status' already has a schema
+    """
+    if SCHEMAS.get(handler, schema) is not schema:
+        raise ValueError(f"the handler {handler!r} already has a schema")
+    SCHEMAS[handler] = schema
 
 
 def validate(handler, payload, event_id=None, event_type=None, categories=()):
