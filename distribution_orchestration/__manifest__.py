@@ -37,6 +37,7 @@
         "views/distribution_outbound_views.xml",
         "views/distribution_inbound_views.xml",
         "views/distribution_replenishment_views.xml",
+        "views/distribution_sales_channel_views.xml",
         "views/res_config_settings_views.xml",
         "wizards/distribution_release_wizard_views.xml",
         "views/distribution_orchestration_menus.xml",

@@ -11,6 +11,7 @@ from . import distribution_outbound_endpoint
 from . import distribution_outbound_event
 from . import distribution_replenishment_change
 from . import distribution_replenishment_profile
+from . import distribution_sales_channel
 from . import distribution_sla_tier
 from . import distribution_stock_monitor
 from . import distribution_validation_check

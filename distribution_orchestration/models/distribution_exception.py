@@ -23,6 +23,8 @@ CATEGORIES = [
     ("lot_issue", "Lot issue"),
     ("lead_time_drift", "Lead time drift"),
     ("supply_risk", "Supply at risk"),
+    ("channel_order_invalid", "Channel order invalid"),
+    ("channel_order_changed", "Channel order changed"),
     ("integration", "Integration"),
     ("other", "Other"),
 ]

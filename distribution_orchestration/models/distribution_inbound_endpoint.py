@@ -13,6 +13,7 @@ HANDLERS = [
     ("carrier_status", "Carrier status"),
     ("supplier_update", "Supplier update"),
     ("exception_report", "Exception report"),
+    ("channel_order", "Customer channel order"),
 ]
 
 

@@ -178,16 +178,24 @@ class DistributionInboundEvent(models.Model):
         try:
             with self.env.cr.savepoint():
                 exceptions, result = self._apply()
+        except inbound.RetryLater as retry:
+            return self._defer(retry, run)
         except inbound.BusinessProblem as problem:
+            on = problem.on or {}
             exception = self.env["distribution.exception"]._raise_for(
-                self,
-                SOURCE_BUSINESS,
-                "integration",
+                on.get("record") or self,
+                on.get("source_key") or SOURCE_BUSINESS,
+                on.get("category") or "integration",
                 self._exception_message(problem.message),
                 kind="business",
                 severity="medium",
                 reason_code=problem.reason,
-                values={"endpoint": self.endpoint_id.code, "event_id": self.event_id, "reason": problem.reason},
+                values={
+                    "endpoint": self.endpoint_id.code,
+                    "event_id": self.event_id,
+                    "reason": problem.reason,
+                    **(on.get("values") or {}),
+                },
             )
             self.write(
                 {
@@ -217,6 +225,19 @@ class DistributionInboundEvent(models.Model):
             }
         )
         return "done"
+
+    def _defer(self, retry, run):
+        """An event that cannot be applied now for a reason that passes by itself (``inbound.RetryLater``):
+        due again at once, in the next batch (a new transaction); counted as an attempt, so that it cannot
+        loop for ever."""
+        attempts = self.attempts + 1
+        if attempts >= inbound.MAX_ATTEMPTS:
+            return self._record_failure(retry, run)
+        self.write(
+            {"state": "failed", "attempts": attempts, "error": str(retry), "next_attempt_at": fields.Datetime.now()}
+        )
+        self.env.ref(CRON_XMLID)._trigger()
+        return "deferred"
 
     def _record_failure(self, error, run):
         attempts = self.attempts + 1
@@ -512,6 +533,11 @@ class DistributionInboundEvent(models.Model):
         return exception, self.env._(
             "Exception %(name)s raised on %(record)s", name=exception.name, record=(record or self).display_name
         )
+
+    def _handle_channel_order(self, data):
+        """A customer order from a sales channel (distribution.sales.channel._intake): one sale order per
+        channel and channel order reference, whatever the event id."""
+        return self.env["distribution.sales.channel"]._intake_event(self, data)
 
     def _reported_record(self, reference):
         """The document of a reference ("model,id" or a name), in this event's company; None when unknown."""

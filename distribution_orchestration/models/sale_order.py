@@ -33,6 +33,9 @@ RELEASE = "distribution_release"
 CONFIRM = "distribution_confirm"
 # Around the validation that saving a held quotation runs: a hold that clears then never confirms.
 SAVING = "distribution_saving"
+# The intake of customer-channel orders (distribution.sales.channel): the only writer of the business key.
+CHANNEL_INTAKE = "distribution_channel_intake"
+CHANNEL_KEY_INDEX = "sale_order_distribution_channel_ref_uniq"
 
 
 class SaleOrder(models.Model):
@@ -60,6 +63,13 @@ class SaleOrder(models.Model):
     distribution_validated_at = fields.Datetime("Last Validation", copy=False, readonly=True)
     distribution_released_at = fields.Datetime("Released At", copy=False, readonly=True)
     distribution_release_reason = fields.Text("Release Reason", copy=False, readonly=True)
+    # The business key of an order that came from a customer channel (unique, see init), and the fingerprint of
+    # what the channel last said about it: a resend is recognised by the key, an identical one by the print.
+    distribution_channel_id = fields.Many2one(
+        "distribution.sales.channel", "Sales Channel", copy=False, readonly=True, index="btree_not_null"
+    )
+    distribution_channel_ref = fields.Char("Channel Order Reference", copy=False, readonly=True)
+    distribution_channel_fingerprint = fields.Char("Channel Fingerprint", copy=False, readonly=True)
 
     @api.depends("distribution_exception_ids.state")
     def _compute_distribution_exception_count(self):
@@ -124,7 +134,24 @@ class SaleOrder(models.Model):
             "distribution_check_ids": (VALIDATION,),
             "distribution_released_at": (RELEASE, VALIDATION),
             "distribution_release_reason": (RELEASE, VALIDATION),
+            "distribution_channel_id": (CHANNEL_INTAKE,),
+            "distribution_channel_ref": (CHANNEL_INTAKE,),
+            "distribution_channel_fingerprint": (CHANNEL_INTAKE,),
         }
+
+    def init(self):
+        result = super().init()
+        # One order per business key, also between two workers applying two resends at the same instant:
+        # the database settles it (the loser's insert fails and its event is applied again as a resend).
+        self.env.cr.execute(
+            SQL(
+                "CREATE UNIQUE INDEX IF NOT EXISTS %s ON %s (distribution_channel_id, distribution_channel_ref)"
+                " WHERE distribution_channel_id IS NOT NULL",
+                SQL.identifier(CHANNEL_KEY_INDEX),
+                SQL.identifier(self._table),
+            )
+        )
+        return result
 
     def _distribution_refuse_guarded(self, vals):
         """Refuse a write of the pipeline's guard fields, and a confirmation (state 'sale'), that does
@@ -132,6 +159,15 @@ class SaleOrder(models.Model):
         refused = verbs.refused_fields(self, vals, self._distribution_guarded_fields())
         if vals.get("state") == "sale" and not verbs.inside(CONFIRM, self):
             refused.append("state")
+        channel = [name for name in refused if name.startswith("distribution_channel_")]
+        if channel:
+            raise AccessError(
+                self.env._(
+                    "%(fields)s of a sales order are set by the order intake of its sales channel, not written "
+                    "directly.",
+                    fields=", ".join(self._fields[name].string for name in channel),
+                )
+            )
         if refused:
             raise AccessError(
                 self.env._(
@@ -227,6 +263,12 @@ class SaleOrder(models.Model):
             "validation_state": self.distribution_validation_state,
             "hold_reasons": [code for code in (self.distribution_hold_reason or "").split(", ") if code],
             "salesperson": self.user_id.name or None,
+            # The channel's own reference, so that the channel can be told (absent for orders typed in).
+            **(
+                {"channel": self.distribution_channel_id.code, "channel_ref": self.distribution_channel_ref}
+                if self.distribution_channel_id
+                else {}
+            ),
         }
 
     def _distribution_company_amount(self):

@@ -12,7 +12,7 @@ from datetime import date
 from datetime import datetime
 from datetime import timedelta
 
-HANDLERS = ("carrier_status", "supplier_update", "exception_report")
+HANDLERS = ("carrier_status", "supplier_update", "exception_report", "channel_order")
 CARRIER_STATUSES = ("in_transit", "delivered", "delayed", "exception")
 SEVERITIES = ("low", "medium", "high", "critical")
 MAX_ATTEMPTS = 5
@@ -26,10 +26,18 @@ class BusinessProblem(Exception):
     """The event is valid but cannot be applied to the data (unknown tracking number, no such purchase
     order): a person must look at it; retrying will not help. ``reason`` is a code, ``message`` plain words."""
 
-    def __init__(self, reason, message):
+    def __init__(self, reason, message, on=None):
         super().__init__(message)
         self.reason = reason
         self.message = message
+        # Where the exception belongs when it is not the event (``channel_order``: its channel, with a
+        # category and a source key of its own): ``{"record", "category", "source_key", "values"}``.
+        self.on = on
+
+
+class RetryLater(Exception):
+    """The event cannot be applied now, for a reason that passes by itself (another worker is applying an
+    event with the same business key): processed again at once in a new transaction, not a failure."""
 
 
 def parse_datetime(value):
@@ -239,10 +247,62 @@ def _exception_report(data, problems, categories=(), **_options):
     _text(data, "record", problems)
 
 
+def _channel_order(data, problems, **_options):
+    """The shape of a customer-channel order (what it means is checked against the data later, every
+    problem at once: unknown customer or SKU, quantity not positive, price out of tolerance).
+
+    >>> _channel_order({"channel": "shop", "order_ref": "1001", "customer": {"email": "a@b.example"},
+    ...                 "lines": [{"sku": "WID", "quantity": 2, "price": 99.5}], "requested_date": "2026-12-01"}, [])
+    >>> problems = []
+    >>> _channel_order({"channel": "shop", "customer": {}, "lines": [{"quantity": "2"}],
+    ...                 "delivery_address": "here"}, problems)
+    >>> problems  # doctest: +NORMALIZE_WHITESPACE
+    ['data.order_ref is required', 'data.customer.ref, .vat or .email is required',
+     'data.delivery_address must be an object', 'data.lines[0].sku is required',
+     'data.lines[0].quantity must be a number']
+    """
+    _text(data, "channel", problems)
+    _text(data, "order_ref", problems)
+    customer = data.get("customer")
+    if not isinstance(customer, dict):
+        problems.append("data.customer must be an object")
+    elif not any(_text(customer, key, problems, required=False, where="data.customer") for key in CUSTOMER_KEYS):
+        problems.append("data.customer.ref, .vat or .email is required")
+    address = data.get("delivery_address")
+    if address is not None:
+        if not isinstance(address, dict):
+            problems.append("data.delivery_address must be an object")
+        else:
+            for key in ADDRESS_KEYS:
+                _text(address, key, problems, required=False, where="data.delivery_address")
+    lines = data.get("lines")
+    if not isinstance(lines, list) or not lines:
+        problems.append("data.lines must be a non-empty list")
+        lines = []
+    for index, line in enumerate(lines):
+        where = f"data.lines[{index}]"
+        if not isinstance(line, dict):
+            problems.append(f"{where} must be an object")
+            continue
+        _text(line, "sku", problems, where=where)
+        quantity = line.get("quantity")
+        if isinstance(quantity, bool) or not isinstance(quantity, int | float):
+            problems.append(f"{where}.quantity must be a number")  # not positive: a business problem
+        _number(line, "price", problems, required=False, where=where)
+    _when(data, "requested_date", problems, required=False)
+    notes = _text(data, "notes", problems, required=False)
+    if notes and len(notes) > MAX_MESSAGE_LENGTH:
+        problems.append(f"data.notes must be at most {MAX_MESSAGE_LENGTH} characters")
+
+
+CUSTOMER_KEYS = ("ref", "vat", "email")
+ADDRESS_KEYS = ("name", "street", "street2", "zip", "city", "country_code", "phone", "email")
+
 SCHEMAS = {
     "carrier_status": _carrier_status,
     "supplier_update": _supplier_update,
     "exception_report": _exception_report,
+    "channel_order": _channel_order,
 }
 
 

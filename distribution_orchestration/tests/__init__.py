@@ -3,6 +3,8 @@ from . import test_attack_integration
 from . import test_attack_order_hold
 from . import test_attack_replenishment
 from . import test_batches
+from . import test_channel_order_workers
+from . import test_channel_orders
 from . import test_demo
 from . import test_dispatch
 from . import test_exceptions
