@@ -50,8 +50,13 @@ EXPECTED_TYPES = {
         {"n8n-nodes-base.code"},
         {"n8n-nodes-base.httpRequest"},
     ],
+    "channel-order-normaliser.json": [
+        {"n8n-nodes-base.webhook"},
+        {"n8n-nodes-base.code"},
+        {"n8n-nodes-base.httpRequest"},
+    ],
 }
-OUTBOUND = ("carrier-status-poller.json", "supplier-update-normaliser.json")
+OUTBOUND = ("carrier-status-poller.json", "supplier-update-normaliser.json", "channel-order-normaliser.json")
 NODE = shutil.which("node")
 needs_node = pytest.mark.skipif(
     NODE is None, reason="Node.js (`node`) is not on PATH: the Code nodes' JavaScript " "cannot be run"
