@@ -373,13 +373,25 @@ class DistributionDemo(models.AbstractModel):
     # -- inbound ------------------------------------------------------------------------------------
     @api.model
     def _distribution_demo_inbox(self, orders):
-        """Carrier and 3PL events posted to the inbound endpoints, checked and stored as the webhook
-        controller does, then processed as the inbox's scheduled action does; calls signed with a key the
-        carrier no longer holds are rejected; one event waits for the next run."""
+        """Carrier, 3PL and web shop events posted to the inbound endpoints, checked and stored as the webhook
+        controller does, then processed as the inbox's scheduled action does (the shop's order sent twice
+        makes one sale order, confirmed through the pipeline; an order with a SKU nobody knows makes none
+        and an exception); calls signed with a key the carrier no longer holds are rejected; one event
+        waits for the next run."""
         ref = self.env.ref
         carrier = ref(f"{MODULE}.distribution_inbound_endpoint_demo_carrier")
         tpl = ref(f"{MODULE}.distribution_inbound_endpoint_demo_3pl")
+        shop = ref(f"{MODULE}.distribution_inbound_endpoint_demo_shop")
         now = fields.Datetime.now()
+        shop_order = {
+            "channel": "shop",
+            "order_ref": "#1001",
+            "customer": {"email": ref("base.res_partner_3").email},
+            # The shop's own SKU (mapped on the channel), and our internal reference of the pedal bins.
+            "lines": [{"sku": "SHOP-BOX-01", "quantity": 6}, {"sku": "E-COM10", "quantity": 2}],
+            "requested_date": (now + timedelta(days=4)).strftime("%Y-%m-%d"),
+            "notes": "Deliver to the back door.",
+        }
 
         def stamp(moment):
             return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -415,6 +427,15 @@ class DistributionDemo(models.AbstractModel):
                 "carrier.status",
                 {"tracking_ref": "1Z999AA10999999999", "status": "in_transit", "occurred_at": stamp(now)},
             ),
+            # A web shop order, sent twice under two event ids (the shop retried): one sale order.
+            (shop, "order.created", shop_order),
+            (shop, "order.created", shop_order),
+            # An order naming a product the shop no longer maps: no order, one exception listing the problem.
+            (
+                shop,
+                "order.created",
+                dict(shop_order, order_ref="#1002", lines=[{"sku": "SHOP-LAMP-99", "quantity": 1}]),
+            ),
             (
                 tpl,
                 "exception.report",
@@ -437,7 +458,9 @@ class DistributionDemo(models.AbstractModel):
                 secret=old_secret,
             )
         self._distribution_demo_process(events)
-        self._distribution_demo_assign(events.exception_id)
+        # The shop's exception is on its channel, not on the event that brought it.
+        invalid = self.env["distribution.exception"].search([("category", "=", "channel_order_invalid")])
+        self._distribution_demo_assign(events.exception_id | invalid)
         # Arrived after the batch: the scheduled action takes it within a minute.
         waiting = self._distribution_demo_receive(
             carrier,

@@ -201,3 +201,20 @@ class TestOrchestrationDemo(TransactionCase):
         self.assertGreaterEqual(figures["under_min"], 2, "the chairs, and the desks of the East warehouse")
         self.assertGreater(figures["cover_days_p50"], 0)
         self.assertGreaterEqual(figures["vendors_drifting"], 1)
+
+    def test_web_shop_orders_through_the_inbox(self):
+        """The shop sent order #1001 twice under two event ids: one sale order, confirmed through the pipeline;
+        #1002 names a SKU nobody knows: no order, one exception listing it."""
+        channel = self.env.ref(f"{MODULE}.distribution_sales_channel_demo_shop")
+        orders = self.env["sale.order"].search([("distribution_channel_id", "=", channel.id)])
+        self.assertEqual(orders.mapped("distribution_channel_ref"), ["#1001"])
+        self.assertEqual(orders.partner_id, self.env.ref("base.res_partner_3"))
+        self.assertEqual(orders.state, "sale")
+        self.assertEqual(sorted(orders.order_line.mapped("product_uom_qty")), [2, 6])
+        events = self.env["distribution.inbound.event"].search(
+            [("endpoint_id", "=", self.env.ref(f"{MODULE}.distribution_inbound_endpoint_demo_shop").id)]
+        )
+        self.assertEqual(len(events), 3)
+        invalid = self.env["distribution.exception"].search([("category", "=", "channel_order_invalid")])
+        self.assertEqual(len(invalid), 1)
+        self.assertIn("SHOP-LAMP-99", invalid.message)
