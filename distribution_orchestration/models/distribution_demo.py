@@ -384,7 +384,7 @@ class DistributionDemo(models.AbstractModel):
         shop = ref(f"{MODULE}.distribution_inbound_endpoint_demo_shop")
         now = fields.Datetime.now()
         shop_order = {
-            "channel": "shop",
+            "channel": "demo-shop",
             "order_ref": "#1001",
             "customer": {"email": ref("base.res_partner_3").email},
             # The shop's own SKU (mapped on the channel), and our internal reference of the pedal bins.
