@@ -566,16 +566,7 @@ class DistributionApprovalRequest(models.Model):
         self.ensure_one()
         # sudo: the approvers are read whatever the rights of the user whose action asks for the approval.
         tier = self.current_tier_id.sudo()
-        return [
-            {
-                "approver": user.name,
-                "login": user.login,
-                "tier": tier.name,
-                "url": tier._decision_url(user),
-                "token": tier._decision_token(user),
-            }
-            for user in tier.approver_ids
-        ]
+        return [tier._decision_link(user) for user in tier.approver_ids]
 
     def _event_data(self):
         self.ensure_one()

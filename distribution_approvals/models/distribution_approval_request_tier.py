@@ -205,6 +205,18 @@ class DistributionApprovalRequestTier(models.Model):
         request_id = self.sudo().request_id.id
         return f"{LINK_PREFIX}/{request_id}/{self.id}/{user.id}/{self._decision_token(user)}"
 
+    def _decision_link(self, user):
+        """What a collaboration tool needs to let ``user`` decide this tier: the one-click link and its token,
+        bound to the request, this tier and that approver (see distribution.approval.request._decision_links)."""
+        self.ensure_one()
+        return {
+            "approver": user.name,
+            "login": user.login,
+            "tier": self.name,
+            "url": self._decision_url(user),
+            "token": self._decision_token(user),
+        }
+
     def _decision_url(self, user):
         """The absolute link (``web.base.url``) ``user`` follows to decide this tier."""
         self.ensure_one()
@@ -506,20 +518,20 @@ class DistributionApprovalRequestTier(models.Model):
                         "outcome": outcome,
                     },
                 )
-                events.append(
-                    (
-                        request,
-                        dict(
-                            request._event_data(),
-                            escalation={
-                                "level": level,
-                                "tier": tier.name,
-                                "escalated_to": target.name,
-                                "outcome": outcome,
-                            },
-                        ),
-                    )
+                data = dict(
+                    request._event_data(),
+                    escalation={
+                        "level": level,
+                        "tier": tier.name,
+                        "escalated_to": target.name,
+                        "outcome": outcome,
+                    },
                 )
+                if outcome == "added":
+                    # The new approver decides from a collaboration tool like the first ones: their own link
+                    # and token (see distribution.approval.request._decision_links).
+                    data["decision_links"] = [tier._decision_link(target)]
+                events.append((request, data))
                 done += 1
             if notes:
                 requests.browse(list(notes))._message_log_batch(bodies=notes)

@@ -101,6 +101,12 @@ class TestEscalation(ApprovalCase):
             {"level": 1, "tier": "Sales managers", "escalated_to": self.head.name, "outcome": "added"},
         )
         self.assertIn(self.head.name, data["approvers"])
+        # The approver the escalation added gets their own decision link and token, like the first ones.
+        self.assertEqual(
+            [(link["login"], link["token"]) for link in data["decision_links"]],
+            [(self.head.login, tier._decision_token(self.head))],
+        )
+        self.assertEqual(data["decision_links"][0]["url"], tier._decision_url(self.head))
         with freeze_time(_at(400)):
             self._escalate()
         self.assertEqual(len(self._escalated_entries(request)), 1, "nothing more: every level is done")
