@@ -21,6 +21,7 @@ from .test_n8n_templates import NODE
 from .test_n8n_templates import SIGNATURE_HEADERS
 from .test_n8n_templates import VECTORS
 from .test_n8n_templates import assert_signed_request
+from .test_n8n_templates import glue_runner_of
 from .test_n8n_templates import hmac_header
 from .test_n8n_templates import needs_node
 from .test_n8n_templates import nodes_of_type
@@ -48,26 +49,8 @@ def library(name, exported):
 
 
 def glue_runner(name):
-    """`runCodeNode(items, env, nowMs)`: the whole Code node with stand-ins for n8n's globals."""
-    return f"""
-const AsyncFunction = Object.getPrototypeOf(async function () {{}}).constructor;
-const CODE = {json.dumps(code_of(name))};
-async function runCodeNode(items, env, nowMs) {{
-  const realNow = Date.now;
-  if (nowMs) {{ Date.now = () => nowMs; }}
-  try {{
-    const context = {{ helpers: {{ getBinaryDataBuffer: async (index, property) => {{
-      const binary = items[index].binary && items[index].binary[property];
-      if (!binary) {{ throw new Error('no binary property ' + property); }}
-      return Buffer.from(binary.data, 'base64');
-    }} }} }};
-    const fn = new AsyncFunction('$input', '$env', '$getWorkflowStaticData', 'require', CODE);
-    return await fn.call(context, {{ all: () => items }}, env, () => ({{}}), require);
-  }} finally {{
-    Date.now = realNow;
-  }}
-}}
-"""
+    """`runCodeNode(items, env, staticData, nowMs)` of the Code node ``name`` (see test_n8n_templates)."""
+    return glue_runner_of(code_of(name))
 
 
 def raw_item(body, headers):
@@ -228,7 +211,7 @@ def test_request_node_verifies_odoo_and_builds_the_buttons(tmp_path):
     v.header['X-Distribution-Signature'], Number(v.timestamp)).ok, lib.verifySignature(v.secret, v.timestamp,
     v.body + ' ', v.header['X-Distribution-Signature'], Number(v.timestamp)).ok]);
   const out = await runCodeNode({json.dumps(items)}, {{ DISTRIBUTION_WEBHOOK_SECRET: {json.dumps(secret)} }},
-                                {stamp * 1000});
+                                {{}}, {stamp * 1000});
   console.log(JSON.stringify({{ checks, out }}));
 }})();
 """

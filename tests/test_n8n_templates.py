@@ -97,7 +97,11 @@ def library(filename, exported):
 
 def glue_runner(filename):
     """JavaScript defining `runCodeNode(items, env, staticData, nowMs)`: the whole Code node with n8n stand-ins."""
-    js = code_node(filename)["parameters"]["jsCode"]
+    return glue_runner_of(code_node(filename)["parameters"]["jsCode"])
+
+
+def glue_runner_of(js):
+    """`glue_runner` of a Code node's JavaScript ``js`` (a template with several Code nodes names its own)."""
     return f"""
 const AsyncFunction = Object.getPrototypeOf(async function () {{}}).constructor;
 const CODE = {json.dumps(js)};
