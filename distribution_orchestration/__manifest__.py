@@ -35,6 +35,7 @@
         "views/stock_picking_views.xml",
         "views/res_partner_views.xml",
         "views/distribution_outbound_views.xml",
+        "views/distribution_sync_line_views.xml",
         "views/distribution_inbound_views.xml",
         "views/distribution_replenishment_views.xml",
         "views/distribution_sales_channel_views.xml",

@@ -1,3 +1,4 @@
+from . import account_move
 from . import distribution_demo
 from . import distribution_dispatch_mixin
 from . import distribution_exception
@@ -14,6 +15,7 @@ from . import distribution_replenishment_profile
 from . import distribution_sales_channel
 from . import distribution_sla_tier
 from . import distribution_stock_monitor
+from . import distribution_sync_line
 from . import distribution_validation_check
 from . import distribution_validation_rule
 from . import distribution_vendor_lead_time

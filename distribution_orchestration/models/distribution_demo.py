@@ -522,9 +522,10 @@ class DistributionDemo(models.AbstractModel):
     # -- outbound -----------------------------------------------------------------------------------
     @api.model
     def _distribution_demo_outbound_endpoints(self):
-        """Two receivers that are down, subscribed before the orders are confirmed so that the events of
+        """Three receivers that are down, subscribed before the orders are confirmed so that the events of
         the demo's flows are queued for them: a 3PL connector that is retried, an EDI gateway that gives
-        up at the first failure."""
+        up at the first failure, and the finance ledger, a system of record whose sync log shows the
+        confirmed orders it has not acknowledged yet."""
         Endpoint = self.env["distribution.outbound.endpoint"]
         url = DOWN_URL_PRIVATE if Endpoint._outbound_allow_private() else DOWN_URL_PUBLIC
         endpoints = Endpoint.create(
@@ -543,10 +544,20 @@ class DistributionDemo(models.AbstractModel):
                     "timeout": 5,
                     "max_attempts": 1,
                 },
+                {
+                    "name": "Finance ledger",
+                    "url": url,
+                    "event_types": "order.confirmed, invoice.posted",
+                    "timeout": 5,
+                    "max_attempts": 8,
+                    "sync_of_record": True,
+                    "sync_reference_path": "data.entry.number",
+                },
             ]
         )
         self._distribution_demo_xmlid(MODULE, "demo_outbound_endpoint_3pl", endpoints[0])
         self._distribution_demo_xmlid(MODULE, "demo_outbound_endpoint_edi", endpoints[1])
+        self._distribution_demo_xmlid(MODULE, "demo_outbound_endpoint_ledger", endpoints[2])
         return endpoints
 
     @api.model

@@ -11,6 +11,7 @@ from odoo.exceptions import AccessError
 from odoo.exceptions import ValidationError
 
 from ..services import signature
+from ..services import sync
 from .distribution_outbound_event import WORKFLOW_CODE
 from .distribution_outbound_event import _utcnow
 
@@ -60,6 +61,19 @@ class DistributionOutboundEndpoint(models.Model):
         help='JSON object of additional HTTP headers, e.g. {"Authorization": "Bearer ..."}; never logged.',
         groups=MANAGER_GROUP,
     )
+    sync_of_record = fields.Boolean(
+        "System of Record Sync",
+        help="A finance or reporting system that must hold every version of the documents it is sent: each event "
+        "it receives gets a line in the Sync Log (document, version hash, sent and acknowledged times, the "
+        "receiver's reference), and the Sync Reconciliation lists the documents changed since their last "
+        "acknowledged sync.",
+    )
+    sync_reference_path = fields.Char(
+        "Receiver Reference Path",
+        help="Where the receiver's own reference is in its JSON answer, e.g. 'id', 'data.entry.number' or "
+        "'results[0].id'. Empty: no reference is read.",
+    )
+    sync_line_ids = fields.One2many("distribution.sync.line", "endpoint_id", "Sync Log")
     active = fields.Boolean(default=True)
     company_id = fields.Many2one("res.company", required=True, index=True, default=lambda self: self.env.company)
     event_ids = fields.One2many("distribution.outbound.event", "endpoint_id", "Events")
@@ -94,6 +108,21 @@ class DistributionOutboundEndpoint(models.Model):
                         reason=blocked,
                     )
                 )
+
+    @api.constrains("sync_reference_path")
+    def _check_sync_reference_path(self):
+        for endpoint in self.filtered("sync_reference_path"):
+            try:
+                sync.parse_path(endpoint.sync_reference_path)
+            except sync.PathError as error:
+                raise ValidationError(
+                    self.env._(
+                        "The receiver reference path of %(name)s cannot be read (%(error)s): write keys separated "
+                        "by dots and list positions in brackets, e.g. data.entries[0].id.",
+                        name=endpoint.name,
+                        error=error,
+                    )
+                ) from error
 
     @api.model
     def _outbound_allow_private(self):
@@ -172,6 +201,14 @@ class DistributionOutboundEndpoint(models.Model):
             "distribution_orchestration.distribution_outbound_event_dead_action"
         )
         action["domain"] = [("state", "=", "dead"), ("endpoint_id", "=", self.id)]
+        return action
+
+    def action_view_sync_log(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "distribution_orchestration.distribution_sync_line_action"
+        )
+        action["domain"] = [("endpoint_id", "=", self.id)]
         return action
 
     def action_regenerate_secret(self):

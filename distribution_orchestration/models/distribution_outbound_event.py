@@ -25,6 +25,7 @@ from odoo.tools import SQL
 
 from ..services import backoff
 from ..services import signature
+from ..services import sync
 
 _logger = logging.getLogger(__name__)
 MANAGER_GROUP = "distribution_observability.group_distribution_manager"
@@ -157,6 +158,7 @@ class DistributionOutboundEvent(models.Model):
     discarded_by_id = fields.Many2one("res.users", readonly=True)
     discarded_at = fields.Datetime(readonly=True)
     replay_count = fields.Integer(readonly=True)
+    sync_line_ids = fields.One2many("distribution.sync.line", "event_id", "Sync Log")
     company_id = fields.Many2one(
         "res.company", required=True, readonly=True, index=True, default=lambda self: self.env.company
     )
@@ -255,6 +257,7 @@ class DistributionOutboundEvent(models.Model):
             return self.browse()
         # sudo: the outbox is written as the system, whatever the rights of the user whose action emits.
         events = self.sudo().create(vals_list)
+        self.env["distribution.sync.line"]._sync_log_emitted(events)
         self._trigger_delivery()
         return events.with_env(self.env)
 
@@ -406,8 +409,8 @@ class DistributionOutboundEvent(models.Model):
                     event.write({"state": "pending", "sending_started_at": False})
                     tally["postponed"] += 1
                     continue
-                status, error, wait = event._outbox_post(session)
-                event._outbox_record(status, error, wait, run)
+                status, error, wait, *answer = event._outbox_post(session)
+                event._outbox_record(status, error, wait, run, answer=answer[0] if answer else None)
                 tally[event.state] += 1
                 if event.state == "delivered":
                     latencies.append(event.latency_ms)
@@ -444,7 +447,8 @@ class DistributionOutboundEvent(models.Model):
 
     def _outbox_post(self, session):
         """Post the event; returns (HTTP status or None, error text or None, seconds the receiver asks to
-        wait). Never raises for a network problem. The secret only goes into the signature header."""
+        wait, the answer's text when a system of record acknowledged it, for its reference). Never raises for
+        a network problem. The secret only goes into the signature header."""
         self.ensure_one()
         # sudo: the secret and extra headers are manager-only fields; the delivery signs with them, whoever
         # runs the cron. Neither is logged nor stored on the event.
@@ -481,7 +485,10 @@ class DistributionOutboundEvent(models.Model):
             return None, f"{type(exc).__name__}: {self._outbox_scrub(exc, endpoint)}", 0.0
         status = response.status_code
         if 200 <= status < 300:
-            return status, None, 0.0
+            answer = None
+            if endpoint.sync_of_record and endpoint.sync_reference_path:
+                answer = response.content[: sync.MAX_ANSWER_LENGTH].decode(errors="replace")
+            return status, None, 0.0, answer
         text = self._outbox_scrub(response.text[:300], endpoint)
         return (
             status,
@@ -498,8 +505,15 @@ class DistributionOutboundEvent(models.Model):
             text = text.replace(secret, "***")
         return text[:MAX_ERROR_LENGTH]
 
-    def _outbox_record(self, status, error, wait, run):
-        """Store the outcome of one attempt: delivered, retried later (backoff), or dead."""
+    def _outbox_record(self, status, error, wait, run, answer=None):
+        """Store the outcome of one attempt: delivered, retried later (backoff), or dead; and on the sync log
+        when the endpoint is a system of record (with the receiver's reference read from ``answer``)."""
+        self.ensure_one()
+        self._outbox_record_event(status, error, wait, run)
+        if self.endpoint_id.sync_of_record:
+            self.sync_line_ids._sync_log_attempt(self, answer)
+
+    def _outbox_record_event(self, status, error, wait, run):
         self.ensure_one()
         now = fields.Datetime.now()
         attempts = self.attempts + 1
@@ -562,6 +576,7 @@ class DistributionOutboundEvent(models.Model):
                     "replay_count": event.replay_count + 1,
                 }
             )
+        dead.sync_line_ids._sync_log_requeued()
         self._trigger_delivery()
         return {
             "type": "ir.actions.client",

@@ -22,5 +22,6 @@ from . import test_settings
 from . import test_stock_monitors
 from . import test_stock_sourcing
 from . import test_supply_risk
+from . import test_sync_log
 from . import test_tour
 from . import test_validation

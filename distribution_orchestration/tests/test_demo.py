@@ -142,6 +142,15 @@ class TestOrchestrationDemo(TransactionCase):
             [("workflow_id", "=", workflow.id), ("reason", "=", "dead_letter"), ("child_ids", "!=", False)]
         )
         self.assertTrue(failed, "the delivery batch recorded its failed events")
+        # The finance ledger (a system of record) has a sync line per event, none acknowledged: the reconciliation
+        # lists every order it was sent.
+        ledger = self.env.ref(f"{MODULE}.demo_outbound_endpoint_ledger")
+        lines = self.env["distribution.sync.line"].search([("endpoint_id", "=", ledger.id)])
+        self.assertEqual(len(lines), Event.search_count([("endpoint_id", "=", ledger.id)]))
+        self.assertTrue(lines and all(line.state == "sent" and line.res_model == "sale.order" for line in lines))
+        listed = lines.filtered("reconcile_reason")
+        self.assertEqual(set(listed.mapped("res_id")), set(lines.mapped("res_id")), "one line per order to reconcile")
+        self.assertEqual(set(listed.mapped("reconcile_reason")), {"unacknowledged"})
 
     def test_alerts_and_history(self):
         Incident = self.env["distribution.alert.incident"]
