@@ -53,9 +53,11 @@ import time
 import tracemalloc
 from pathlib import Path
 
+from benchlib import database_state
 from benchlib import fmt
 from benchlib import prepare_database
 from benchlib import print_table
+from benchlib import run_odoo
 from benchlib import say
 
 import odoo
@@ -70,6 +72,8 @@ from odoo.tools import config
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_CONF = REPO / ".local" / "odoo-local.conf"
 MODULE = "distribution_orchestration"
+# The anchor of the confirmation's cost: the Odoo modules the suite depends on, without the suite.
+PLAIN_MODULES = "sale_stock,purchase_stock,base_automation"
 TARGET_QUERY_OVERHEAD = 25
 TARGET_FLAT_TOLERANCE = 2  # queries: "the same for 1, 20 and 100 lines", as tests/test_pipeline_cost.py
 TARGET_WALL_LINES = 20
@@ -122,7 +126,8 @@ class Data:
         self.env = env
         company = env.company
         company.account_use_credit_limit = True
-        env["distribution.validation.rule"].search([]).active = False  # rolled back at the end
+        if "distribution.validation.rule" in env:
+            env["distribution.validation.rule"].search([]).active = False  # rolled back at the end
         self.warehouse = env["stock.warehouse"].search([("company_id", "=", company.id)], limit=1)
         self.salesman = env["res.users"].create(
             {
@@ -155,6 +160,11 @@ class Data:
                 for i in range(CUSTOMERS)
             ]
         )
+        if "distribution.validation.rule" not in env:  # plain Odoo: no rule, no pipeline
+            self.rules = self.custom_rule = None
+            env.flush_all()
+            env.cr.flush()
+            return
         self.rules = env["distribution.validation.rule"].create(
             [
                 {"name": f"Bench {rule_type}", "rule_type": rule_type, "outcome": "hold", "active": False, **values}
@@ -166,6 +176,8 @@ class Data:
         env.cr.flush()  # the commit hooks of the setup (mail tracking) are not part of any measure
 
     def set_rules(self, active):
+        if self.rules is None:
+            return
         self.rules.active = active
         self.env.flush_all()
 
@@ -218,34 +230,68 @@ def confirm_once(data, lines, pipeline):
         queries = env.cr.sql_log_count - before
         env.cr.flush()  # what the commit would add: mail tracking of the changed fields
         hook_queries = env.cr.sql_log_count - before - queries
-        result = (queries, hook_queries, seconds, order.state, order.distribution_validation_state)
+        validation = order.distribution_validation_state if "distribution_validation_state" in order else "-"
+        result = (queries, hook_queries, seconds, order.state, validation)
     env.invalidate_all()
     return result
 
 
-def bench_confirmation(data, line_counts, repeats):
+def measure_confirmation(data, lines, pipeline, repeats):
+    """Figures of ``repeats`` confirmations of fresh orders of ``lines`` lines, after a warm-up."""
+    confirm_once(data, lines, pipeline)  # warm-up
+    runs = [confirm_once(data, lines, pipeline) for _ in range(repeats)]
+    return {
+        "queries": runs[-1][0],
+        "hooks": runs[-1][1],
+        "median_ms": statistics.median(run[2] for run in runs) * 1000,
+        "min_ms": min(run[2] for run in runs) * 1000,
+        "states": sorted({f"{run[3]}/{run[4]}" for run in runs}),
+    }
+
+
+def bench_plain_odoo(conf, db, fresh, line_counts, repeats):
+    """The same confirmations in a database of plain Odoo (the modules the suite depends on, not the suite):
+    {lines: figures}. The anchor of the suite's cost."""
+    if fresh:
+        from benchlib import drop_database
+
+        drop_database(db)
+    if database_state(db, "base_automation") != "installed":
+        say(f"Installing plain Odoo ({PLAIN_MODULES}) in {db}")
+        run_odoo(conf, db, "-i", PLAIN_MODULES)
+    if database_state(db, "distribution_observability") == "installed":
+        sys.exit(f"{db} has the suite installed: --plain-db must name a database of plain Odoo.")
+    results = {}
+    with Registry(db).cursor() as cr:
+        env = api.Environment(cr, SUPERUSER_ID, {})
+        try:
+            data = Data(env)
+            for lines in line_counts:
+                results[lines] = measure_confirmation(data, lines, True, repeats)
+        finally:
+            env.cr.rollback()
+    return results
+
+
+def bench_confirmation(data, line_counts, repeats, plain=None):
     say(
         f"\n== 1. Confirmation of one order ({repeats} confirmations per row, each on a fresh order, "
         "empty record cache; queries of the last one) =="
     )
     results = {}
     for lines in line_counts:
+        if plain:
+            results[lines, "plain"] = plain[lines]
         for key, _label, rules_active, pipeline in SCENARIOS:
             data.set_rules(rules_active)
-            confirm_once(data, lines, pipeline)  # warm-up
-            runs = [confirm_once(data, lines, pipeline) for _ in range(repeats)]
-            results[lines, key] = {
-                "queries": runs[-1][0],
-                "hooks": runs[-1][1],
-                "median_ms": statistics.median(run[2] for run in runs) * 1000,
-                "min_ms": min(run[2] for run in runs) * 1000,
-                "states": sorted({f"{run[3]}/{run[4]}" for run in runs}),
-            }
+            results[lines, key] = measure_confirmation(data, lines, pipeline, repeats)
     data.set_rules(False)
+    scenarios = ([("plain", "plain Odoo (no suite)", False, True)] if plain else []) + SCENARIOS
     rows = []
     for lines in line_counts:
         skip, none = results[lines, "skip"], results[lines, "none"]
-        for key, label, _active, _context in SCENARIOS:
+        anchor = results.get((lines, "plain"))
+        for key, label, _active, _context in scenarios:
             figures = results[lines, key]
             rows.append(
                 [
@@ -258,6 +304,8 @@ def bench_confirmation(data, line_counts, repeats):
                     f"{figures['median_ms'] / skip['median_ms']:.2f}x",
                     f"{figures['queries'] - none['queries']:+d}",
                     f"{figures['median_ms'] / none['median_ms']:.2f}x",
+                    f"{figures['queries'] - anchor['queries']:+d}" if anchor else "",
+                    f"{figures['median_ms'] / anchor['median_ms']:.2f}x" if anchor else "",
                     ", ".join(figures["states"]),
                 ]
             )
@@ -272,12 +320,17 @@ def bench_confirmation(data, line_counts, repeats):
             "x skip",
             "dq vs no rule",
             "x no rule",
+            "dq vs plain Odoo",
+            "x plain Odoo",
             "state/validation",
         ],
         rows,
     )
 
-    for baseline, name in (("none", "no active rule"), ("skip", "the plain sale confirmation")):
+    baselines = [("none", "no active rule"), ("skip", "the plain sale confirmation")]
+    if plain:
+        baselines.insert(0, ("plain", "plain Odoo without the suite"))
+    for baseline, name in baselines:
         overhead = {n: results[n, "rules"]["queries"] - results[n, baseline]["queries"] for n in line_counts}
         spread = max(overhead.values()) - min(overhead.values())
         met = max(overhead.values()) <= TARGET_QUERY_OVERHEAD and spread <= TARGET_FLAT_TOLERANCE
@@ -287,7 +340,7 @@ def bench_confirmation(data, line_counts, repeats):
             f"lines (8 rules vs {name}): {figures}; spread {spread} -> {'met' if met else 'NOT MET'}"
         )
     if TARGET_WALL_LINES in line_counts:
-        for baseline, name in (("none", "no active rule"), ("skip", "the plain sale confirmation")):
+        for baseline, name in baselines:
             ratio = results[TARGET_WALL_LINES, "rules"]["median_ms"] / results[TARGET_WALL_LINES, baseline]["median_ms"]
             say(
                 f"Target: wall time at {TARGET_WALL_LINES} lines at most {TARGET_WALL_RATIO:.2f}x plain "
@@ -473,6 +526,12 @@ def main():
     parser.add_argument("--batches", default="1000,10000", help="draft orders per batch validation, comma-separated")
     parser.add_argument("--repeats", type=int, default=7, help="confirmations per scenario (the median counts)")
     parser.add_argument("--chunk", type=int, default=200, help="orders per _distribution_validate() call")
+    parser.add_argument(
+        "--plain-db",
+        default="bench_plain",
+        help="a database of plain Odoo (sale_stock, purchase_stock, base_automation; made when missing), the "
+        "anchor of the confirmation's cost (default: bench_plain; empty: skip)",
+    )
     parser.add_argument("--fresh", action="store_true", help="drop and recreate the database first")
     parser.add_argument("--no-update", dest="update", action="store_false", help="do not update the addon")
     args = parser.parse_args()
@@ -483,8 +542,11 @@ def main():
 
     config.parse_config(["-c", args.conf, "-d", args.db, "--log-level=warn"])
     prepare_database(args.conf, args.db, args.fresh, args.update, MODULE)
-    registry = Registry(args.db)
     started = time.perf_counter()
+    plain = None
+    if args.plain_db and line_counts:
+        plain = bench_plain_odoo(args.conf, args.plain_db, args.fresh, line_counts, args.repeats)
+    registry = Registry(args.db)
     with registry.cursor() as cr:
         env = api.Environment(cr, SUPERUSER_ID, {})
         env.cr.execute("SELECT version()")
@@ -496,7 +558,7 @@ def main():
                 f"{CUSTOMERS} customers (credit limit 1e9), 8 rules ({', '.join(t for t, _v in RULES)})."
             )
             if line_counts:
-                bench_confirmation(data, line_counts, args.repeats)
+                bench_confirmation(data, line_counts, args.repeats, plain)
             if sizes:
                 bench_batches(data, sizes, args.chunk)
         finally:

@@ -1,4 +1,5 @@
 from . import account_move
+from . import base_automation
 from . import distribution_demo
 from . import distribution_dispatch_mixin
 from . import distribution_exception

@@ -67,7 +67,7 @@ class DistributionSyncLine(models.Model):
         selection="_selection_record_ref", string="Open Document", compute="_compute_record_ref"
     )
     version_hash = fields.Char(
-        "Version", readonly=True, index=True, help="SHA-256 of what the event said about the document."
+        "Version Hash", readonly=True, index=True, help="SHA-256 of what the event said about the document."
     )
     version_short = fields.Char("Version", compute="_compute_version_short")
     version_at = fields.Datetime(

@@ -709,13 +709,14 @@ class SaleOrder(models.Model):
             if state == "on_hold":
                 held |= order
         self.env["distribution.validation.check"].sudo().create(check_vals)
-        template = self.env.ref(
+        newly_held = held - already_held
+        template = newly_held and self.env.ref(
             "distribution_orchestration.mail_template_distribution_hold_notice", raise_if_not_found=False
         )
-        for order in held - already_held:
+        for order in newly_held:
             self.env["distribution.outbound.event"]._emit("order.held", order, order._distribution_event_data())
         # The salesperson hears of a hold once, when the order goes on hold, not at every re-validation.
-        for order in (held - already_held).filtered(lambda o: o.user_id):
+        for order in newly_held.filtered(lambda o: o.user_id):
             if template:
                 order.message_post_with_source(
                     template, subtype_xmlid="mail.mt_note", partner_ids=order.user_id.partner_id.ids

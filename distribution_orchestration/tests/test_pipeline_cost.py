@@ -1,5 +1,7 @@
 import logging
+from unittest.mock import patch
 
+from odoo import Command
 from odoo.tests import tagged
 
 from .common import OrchestrationCase
@@ -69,3 +71,67 @@ class TestPipelineCost(OrchestrationCase):
         self.assertLessEqual(overhead[1], 25, overhead)
         self.assertLessEqual(overhead[20], 25, overhead)
         self.assertLessEqual(abs(overhead[20] - overhead[1]), 2, f"the overhead must not grow with lines: {overhead}")
+
+
+@tagged("post_install", "-at_install")
+class TestAutomationLookup(OrchestrationCase):
+    """The shipped automation rules make Odoo look up the rules of sale orders at every write: the lookup is
+    cached, and every change to a rule takes effect at once."""
+
+    def _automation_searches(self, write):
+        """Queries searching base_automation while ``write()`` runs (a spy on the cursor: the queries run)."""
+        seen = []
+        execute = type(self.cr).execute
+
+        def spy(cr, query, params=None, log_exceptions=True):
+            text = query.code if hasattr(query, "code") else str(query)
+            if 'SELECT "base_automation"."id" FROM "base_automation"' in text:
+                seen.append(text)
+            return execute(cr, query, params, log_exceptions)
+
+        with patch.object(type(self.cr), "execute", spy):
+            write()
+            self.env.flush_all()
+        return len(seen)
+
+    def test_the_rules_are_looked_up_once_and_follow_every_change(self):
+        order = self._order([(self.widget, 1)])
+        order.write({"note": "warm"})
+        self.assertEqual(self._automation_searches(lambda: order.write({"note": "again"})), 0)
+
+        # A rule created now fires at the next write (the cache is cleared by the creation).
+        rule = self.env["base.automation"].create(
+            {
+                "name": "Tag the reference",
+                "model_id": self.env.ref("sale.model_sale_order").id,
+                "trigger": "on_create_or_write",
+                "filter_domain": "[('note', 'ilike', 'tag me')]",
+                "action_server_ids": [
+                    Command.create(
+                        {
+                            "name": "Set the reference",
+                            "model_id": self.env.ref("sale.model_sale_order").id,
+                            "state": "code",
+                            "code": "record.write({'client_order_ref': 'TAGGED'})",
+                        }
+                    )
+                ],
+            }
+        )
+        order.write({"note": "tag me"})
+        self.assertEqual(order.client_order_ref, "TAGGED")
+
+        # Switched off, it stops at once.
+        rule.active = False
+        order.write({"client_order_ref": False})
+        order.write({"note": "tag me again"})
+        self.assertFalse(order.client_order_ref)
+
+        # Switched on again, and deleted.
+        rule.active = True
+        order.write({"note": "tag me once more"})
+        self.assertEqual(order.client_order_ref, "TAGGED")
+        rule.unlink()
+        order.write({"client_order_ref": False})
+        order.write({"note": "tag me a last time"})
+        self.assertFalse(order.client_order_ref)
