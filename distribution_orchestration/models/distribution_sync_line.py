@@ -66,9 +66,7 @@ class DistributionSyncLine(models.Model):
     record_ref = fields.Reference(
         selection="_selection_record_ref", string="Open Document", compute="_compute_record_ref"
     )
-    version_hash = fields.Char(
-        "Version Hash", readonly=True, index=True, help="SHA-256 of what the event said about the document."
-    )
+    version_hash = fields.Char(readonly=True, index=True, help="SHA-256 of what the event said about the document.")
     version_short = fields.Char("Version", compute="_compute_version_short")
     version_at = fields.Datetime(
         "Version Of", readonly=True, help="When the event was emitted: the document as it was then."
