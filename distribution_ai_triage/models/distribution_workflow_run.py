@@ -81,6 +81,7 @@ class DistributionWorkflowRun(models.Model):
         }
 
     @api.model
+    @api.readonly
     def get_dashboard_data(self, period="24h"):
         """The dashboard's figures, with the triage KPIs under ``triage`` and two tiles."""
         data = super().get_dashboard_data(period=period)

@@ -68,6 +68,7 @@ class DistributionWorkflowRun(models.Model):
         }
 
     @api.model
+    @api.readonly
     def get_dashboard_data(self, period="24h"):
         """The dashboard's figures, with the approval KPIs under ``approvals`` and as tiles under
         ``extra_tiles`` (label, value, unit, detail, level, and the action a click opens). The approval

@@ -19,6 +19,12 @@ class DistributionObservabilityController(http.Controller):
     """Health and metrics for monitoring systems, behind an Odoo API key of a Distribution Manager: a
     read-only key of scope ``distribution_metrics`` (see the readme), or a full RPC key."""
 
+    # Both routes are read-only (readonly=True, also Odoo's default for auth='none', stated so that nobody
+    # drops it by accident): with db_replica_host in the server configuration their cursor is on the
+    # streaming replica. Nothing they call writes (the API key check is a SELECT, the checks and metric
+    # families are grouped reads); a write would be refused there and the whole request retried on the
+    # primary, which tests/test_read_replica.py of this addon would report.
+
     def _authenticated_env(self):
         """The environment of the API key's user, limited to that user's companies; None when the
         Authorization header is missing or wrong, False for a valid key of a non-manager."""
@@ -47,7 +53,9 @@ class DistributionObservabilityController(http.Controller):
             {"error": "forbidden", "reason": "the API key's user is not a Distribution Manager"}, status=403
         )
 
-    @http.route("/distribution/health", type="http", auth="none", methods=["GET"], csrf=False, save_session=False)
+    @http.route(
+        "/distribution/health", type="http", auth="none", methods=["GET"], csrf=False, save_session=False, readonly=True
+    )
     def health(self):
         env = self._authenticated_env()
         if not env:
@@ -59,7 +67,15 @@ class DistributionObservabilityController(http.Controller):
             body, status=503 if status == "failing" else 200, headers=[("Content-Type", "application/json")]
         )
 
-    @http.route("/distribution/metrics", type="http", auth="none", methods=["GET"], csrf=False, save_session=False)
+    @http.route(
+        "/distribution/metrics",
+        type="http",
+        auth="none",
+        methods=["GET"],
+        csrf=False,
+        save_session=False,
+        readonly=True,
+    )
     def metrics(self):
         env = self._authenticated_env()
         if not env:

@@ -67,6 +67,7 @@ class DistributionOnboarding(models.AbstractModel):
         ]
 
     @api.model
+    @api.readonly
     def action_open_step(self, key):
         """The action that opens the screen where step ``key`` is done (the dashboard's link). Opening it
         gives no right: the screen is read and written with the user's own."""

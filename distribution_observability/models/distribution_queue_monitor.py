@@ -218,6 +218,7 @@ class DistributionQueueMonitor(models.Model):
             )
         return result
 
+    @api.readonly
     def action_open_items(self):
         """The records of the queue, oldest first."""
         self.ensure_one()

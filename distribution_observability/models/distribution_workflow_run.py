@@ -324,11 +324,15 @@ class DistributionWorkflowRun(models.Model):
         return result
 
     @api.model
+    @api.readonly
     def get_dashboard_data(self, period=dashboard.DEFAULT_PERIOD):
         """Everything the dashboard shows for a period ('1h', '24h' or '7d'), from grouped reads over the
         companies of the context: tiles, chart, workflow table (runs since the start of the chart's first
         slot, see services/dashboard), the health of each workflow (its failure rate over the last hour,
-        whatever the period), queues, and the getting-started checklist of the current company."""
+        whatever the period), queues, and the getting-started checklist of the current company.
+
+        Read-only (``@api.readonly``): the web client's call runs on the streaming replica when the server
+        has one, so neither this method nor an override may write (a write would be retried on the primary)."""
         try:
             spec = dashboard.get_period(period)
         except ValueError:

@@ -6,6 +6,7 @@ from . import test_demo
 from . import test_endpoints
 from . import test_onboarding
 from . import test_queue_monitor
+from . import test_read_replica
 from . import test_retention
 from . import test_security
 from . import test_settings

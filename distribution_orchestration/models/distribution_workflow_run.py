@@ -65,6 +65,7 @@ class DistributionWorkflowRun(models.Model):
         }
 
     @api.model
+    @api.readonly
     def get_dashboard_data(self, period="24h"):
         """The dashboard's figures, with the replenishment KPIs under ``replenishment`` and three tiles."""
         data = super().get_dashboard_data(period=period)
