@@ -40,9 +40,9 @@ class DistributionIntegrationReconciliation(models.AbstractModel):
     def _requeue_stuck_outbox(self, now):
         Event = self.env["distribution.outbound.event"]
         Event.flush_model()
-        ids = self._locked_ids(
-            Event._table, "state = 'sending' AND sending_started_at < %s", now - timedelta(minutes=STUCK_MINUTES)
-        )
+        # The outbox's own lease (15 minutes unless the system parameter shortens it), the one its claim uses.
+        lease = timedelta(seconds=Event._outbox_lease_seconds())
+        ids = self._locked_ids(Event._table, "state = 'sending' AND sending_started_at < %s", now - lease)
         events = Event.browse(ids)
         events.write({"state": "pending", "sending_started_at": False, "next_attempt_at": now})
         return events

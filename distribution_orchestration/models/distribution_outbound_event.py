@@ -38,10 +38,15 @@ STATES = [
 ]
 CRON_XMLID = "distribution_orchestration.ir_cron_distribution_outbox_deliver"
 WORKFLOW_CODE = "outbox_delivery"
-# A 'sending' event whose worker died (crash, kill) is claimed again after this long; a batch stops
-# taking new HTTP calls after BATCH_TIME_BUDGET, so a live worker never holds one that long
-# (budget + the longest timeout, 120 s, is well under it).
+# A 'sending' event whose worker died (crash, kill) is claimed again after this lease; a batch stops
+# taking new HTTP calls after BATCH_TIME_BUDGET (a third of the lease when that is shorter), so a live
+# worker never holds one that long (budget + the longest timeout, 120 s, is well under the default).
+# The lease is the system parameter LEASE_PARAM (seconds, at least MIN_LEASE_SECONDS): a shorter one
+# brings a killed worker's events back sooner, but must stay above a third of it plus the endpoints'
+# timeout, or a second worker takes events a live one is still posting (delivered twice).
 STALE_SENDING_SECONDS = 15 * 60
+LEASE_PARAM = "distribution_orchestration.outbox_lease_seconds"
+MIN_LEASE_SECONDS = 10
 BATCH_TIME_BUDGET = 5 * 60
 OUTCOME_COMMIT_SECONDS = 0.5
 MAX_ERROR_LENGTH = 1000
@@ -262,6 +267,22 @@ class DistributionOutboundEvent(models.Model):
         return events.with_env(self.env)
 
     @api.model
+    def _outbox_lease_seconds(self):
+        """How long a 'sending' event belongs to the worker that claimed it (see LEASE_PARAM): after that
+        it is claimed again (and the reconciliation re-queues it)."""
+        # sudo: a system setting read by the scheduled job.
+        value = self.env["ir.config_parameter"].sudo().get_param(LEASE_PARAM)
+        try:
+            return max(int(value), MIN_LEASE_SECONDS) if value else STALE_SENDING_SECONDS
+        except ValueError:
+            return STALE_SENDING_SECONDS
+
+    @api.model
+    def _outbox_batch_budget(self):
+        """Seconds a batch may keep taking new HTTP calls: well within the lease of its events."""
+        return min(BATCH_TIME_BUDGET, self._outbox_lease_seconds() / 3)
+
+    @api.model
     def _trigger_delivery(self, at=None):
         """Ask the cron to run (a trigger row written in this transaction: it only exists, and the
         cron only wakes up, once the transaction commits)."""
@@ -292,7 +313,7 @@ class DistributionOutboundEvent(models.Model):
             self._outbox_commit()
             # One run per company, each with its own summary: a company's users never read another's figures.
             # The time budget is the batch's, shared by its companies (see STALE_SENDING_SECONDS).
-            deadline = time.monotonic() + BATCH_TIME_BUDGET
+            deadline = time.monotonic() + self._outbox_batch_budget()
             for company in events.company_id:
                 company_events = events.filtered(lambda event, c=company: event.company_id == c)
                 with self.env["distribution.workflow.run"].track(WORKFLOW_CODE, company_events) as run:
@@ -383,7 +404,7 @@ class DistributionOutboundEvent(models.Model):
           ORDER BY candidate.id
             """,
             now=now,
-            stale=now - timedelta(seconds=STALE_SENDING_SECONDS),
+            stale=now - timedelta(seconds=self._outbox_lease_seconds()),
             limit=batch_size,
         )
 
@@ -394,7 +415,7 @@ class DistributionOutboundEvent(models.Model):
         tally = Counter()
         latencies = []
         held_chains = set()
-        deadline = deadline or time.monotonic() + BATCH_TIME_BUDGET
+        deadline = deadline or time.monotonic() + self._outbox_batch_budget()
         self._outbox_commit()  # the 'running' row of the batch run: no transaction stays open during HTTP
         last_commit = time.monotonic()
         with requests.Session() as session:

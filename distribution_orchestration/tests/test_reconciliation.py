@@ -62,6 +62,34 @@ class TestReconciliation(OrchestrationCase):
         self.assertEqual(result["outbox"], stuck)
         self.assertEqual((stuck.state, fresh.state), ("pending", "sending"), "a live worker's event is left alone")
 
+    def test_outbox_lease_is_a_system_parameter(self):
+        """A shortened lease brings a killed worker's events back sooner, to the claim and the reconciliation
+        alike; the live worker's batch budget shrinks with it; nonsense falls back to 15 minutes."""
+        Event = self.env["distribution.outbound.event"]
+        Param = self.env["ir.config_parameter"].sudo()
+        stuck, fresh = Event.create(
+            [
+                {"event_type": "order.held", "payload": "{}", "endpoint_id": self.outbound.id, "state": "sending"},
+                {"event_type": "order.held", "payload": "{}", "endpoint_id": self.outbound.id, "state": "sending"},
+            ]
+        )
+        self._age(stuck, "sending_started_at", 1 / 60)  # a minute ago: within the default lease
+        fresh.sending_started_at = fields.Datetime.now()
+        self.assertEqual(Event._outbox_lease_seconds(), 15 * 60)
+        self.assertFalse(Event._outbox_claim(10), "within the 15-minute lease nobody takes it")
+        Param.set_param("distribution_orchestration.outbox_lease_seconds", "30")
+        self.assertEqual((Event._outbox_lease_seconds(), Event._outbox_batch_budget()), (30, 10))
+        result = self.Reconciliation._cron_reconcile()
+        self.assertEqual(result["outbox"], stuck)
+        self.assertEqual((stuck.state, fresh.state), ("pending", "sending"), "a live worker's event is left alone")
+        self._age(stuck, "sending_started_at", 1 / 60)
+        stuck.state = "sending"
+        self.assertEqual(Event._outbox_claim(10), stuck, "the claim takes it again after the shortened lease")
+        Param.set_param("distribution_orchestration.outbox_lease_seconds", "1")
+        self.assertEqual(Event._outbox_lease_seconds(), 10, "never shorter than 10 s")
+        Param.set_param("distribution_orchestration.outbox_lease_seconds", "soon")
+        self.assertEqual(Event._outbox_lease_seconds(), 15 * 60)
+
     def test_inbox_event_stuck_in_processing_is_requeued(self):
         stuck = self.env["distribution.inbound.event"].create(
             {
