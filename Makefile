@@ -1,13 +1,14 @@
 # Distribution Control: the two commands.
 #   make run   set up what is missing, install/update the addons in $(DB), serve Odoo on :8069
 #   make test  set up what is missing, run lint and every test (Odoo's and pytest's) on throw-away databases
+#   make soak  the fault tests (two servers on one database, kill -9) at soak size: SOAK_EVENTS, default 5000
 ODOO_PATH ?= /opt/odoo
 DB ?= distribution
 VENV ?= $(CURDIR)/.venv
 PYTHON ?= python3
 export ODOO_PATH DB VENV PYTHON
 
-.PHONY: setup run test lint clean
+.PHONY: setup run test lint soak clean
 setup:
 	@bash scripts/setup.sh
 
@@ -19,6 +20,9 @@ test: setup
 
 lint: setup
 	@PHASES=lint $(VENV)/bin/python scripts/run_tests.py
+
+soak: setup
+	@PHASES=soak $(VENV)/bin/python scripts/run_tests.py
 
 clean:
 	rm -rf .test-results .ruff_cache

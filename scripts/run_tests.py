@@ -15,7 +15,10 @@ Phases (each timed):
             EXPECTED_COMPAT_FAILURES, any other one counts
   nodemo    the four addons installed into a new database without demo data: the starter policy's
             tests run there, then a tuned threshold must survive an upgrade (-u)
-  pytest    the root tests/ (structure, HTTP smoke test against that database, docker-compose)
+  pytest    the root tests/ (structure, HTTP smoke test against that database, docker-compose, the short
+            fault test: two servers, kill -9)
+  soak      only when asked (`make soak`, PHASES=soak): the four addons installed into a copy of `deps`,
+            then the fault tests at soak size (SOAK_EVENTS, default 5000) against it
 
 Ends with one line counting every test executed, Odoo's and pytest's together, writes
 .test-results/summary.txt and keeps Odoo's logs beside it. Exits non-zero on a failing test, on an
@@ -46,6 +49,9 @@ ADDONS = [
     "distribution_approvals",
     "distribution_ai_triage",
 ]
+# Phases that run only when PHASES names them.
+ASKED_ONLY = {"soak"}
+SOAK_EVENTS = os.environ.get("SOAK_EVENTS", "5000")
 # Odoo modules our addons stand on, installed (and never tested) in the template databases.
 BASE_DEPS = ["mail", "web"]
 FULL_DEPS = ["sale_management", "sale_stock", "purchase_stock", "base_automation"]
@@ -274,6 +280,8 @@ def main():
     only = set(filter(None, os.environ.get("PHASES", "").split(",")))
 
     def wanted(name):
+        if name in ASKED_ONLY:
+            return name in only
         return not only or name in only
 
     # -- lint ---------------------------------------------------------------------------
@@ -308,7 +316,7 @@ def main():
         if rc:
             raise SystemExit(f"installing {FULL_DEPS} failed (rc {rc})")
 
-    if wanted("deps") or wanted("alone") or wanted("odoo") or wanted("compat"):
+    if wanted("deps") or wanted("alone") or wanted("odoo") or wanted("compat") or wanted("soak"):
         if not wanted("deps") and all(db_exists(name) for name in templates.values()):
             # Kept by an earlier run with the same TEST_DB_PREFIX and KEEP_TEST_DB.
             print(f"reusing the template databases {', '.join(templates.values())}")
@@ -558,8 +566,47 @@ def main():
     if wanted("pytest"):
         phases.run("pytest", pytest)
 
+    # -- the fault tests at soak size ----------------------------------------------------------
+    soak_db = f"{PREFIX}_soak"
+
+    def soak():
+        clone_db(templates["deps"], soak_db)
+        rc, lines = odoo(soak_db, ["-i", ",".join(ADDONS)], "soak-install")
+        phases.problems += log_problems(lines, "soak install of the four addons")
+        if rc:
+            phases.problems.append(f"soak: installing the four addons failed (rc {rc})")
+            return
+        junit = RESULTS / "soak.xml"
+        junit.unlink(missing_ok=True)
+        env = dict(
+            os.environ,
+            DISTRIBUTION_TEST_DB=soak_db,
+            ODOO_RC=str(CONF),
+            ODOO_PATH=str(ODOO_PATH),
+            SOAK_EVENTS=SOAK_EVENTS,
+        )
+        cmd = [sys.executable, "-m", "pytest", "-p", "no:odoo", "-p", "no:cacheprovider", "-m", "fault"]
+        cmd += ["tests", f"--junitxml={junit}", "-q", "-s"]
+        print(f"$ SOAK_EVENTS={SOAK_EVENTS} " + " ".join(cmd[1:]), flush=True)
+        rc = subprocess.run(cmd, cwd=ROOT, env=env, check=False).returncode
+        if not junit.exists():
+            phases.problems.append(f"soak: no report (exit {rc})")
+            return
+        suite = ET.parse(junit).getroot()
+        suite = suite if suite.tag == "testsuite" else suite.find("testsuite")
+        run, failures, errors, skipped = (int(suite.get(k, 0)) for k in ("tests", "failures", "errors", "skipped"))
+        counts["failed"] += failures + errors
+        counts["skipped"] += skipped
+        counts["passed"] += run - failures - errors - skipped
+        detail.append(f"soak ({SOAK_EVENTS} events): {run} run, {failures} failed, {errors} errors, {skipped} skipped")
+        if rc not in (0, 1) or not run:
+            phases.problems.append(f"soak: exit {rc}, {run} tests run")
+
+    if wanted("soak"):
+        phases.run("soak", soak)
+
     if not os.environ.get("KEEP_TEST_DB"):
-        for name in (test_db, compat_db, *compat_dbs, *templates.values()):
+        for name in (soak_db, test_db, compat_db, *compat_dbs, *templates.values()):
             try:
                 drop_db(name)
             except subprocess.CalledProcessError:

@@ -1,0 +1,386 @@
+"""What the fault tests run against: real Odoo servers (prefork, with a cron worker) on a throw-away copy of the
+test database, a local HTTP receiver standing for n8n, and JSON-RPC as a user would call it. Loopback only.
+
+Everything here is bounded: every wait has a deadline, every server started is killed (its whole process
+group) by the fixture that started it, whatever the outcome.
+"""
+
+import configparser
+import contextlib
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections import defaultdict
+from http.server import BaseHTTPRequestHandler
+from http.server import ThreadingHTTPServer
+from pathlib import Path
+
+import psutil
+import psycopg2
+import requests
+
+from .services import load_service
+
+signature = load_service("distribution_orchestration", "signature")
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+# A log record starts with its timestamp; the lines after it (a traceback) belong to it.
+LOG_RECORD = re.compile(r"\n(?=\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ \d+ )")
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(what, condition, seconds, interval=0.2):
+    """Poll ``condition`` until it answers something true (returned), at most ``seconds``; raise otherwise."""
+    deadline = time.monotonic() + seconds
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what}: not within {seconds} s")
+        time.sleep(interval)
+
+
+# -- database -----------------------------------------------------------------------------------------
+class Database:
+    """A throw-away copy of a template database (createdb -T), dropped by ``drop``; ``query`` reads it
+    directly (the checks must work while a server is dead)."""
+
+    def __init__(self, rc, template, name):
+        cfg = configparser.ConfigParser()
+        cfg.read(rc)
+        opt = cfg["options"]
+        self.name = name
+        self.dsn = {
+            "host": opt.get("db_host") or "localhost",
+            "port": opt.get("db_port") or "5432",
+            "user": opt.get("db_user") or "odoo",
+            "password": opt.get("db_password") or "",
+        }
+        self.env = dict(
+            os.environ,
+            PGHOST=self.dsn["host"],
+            PGPORT=str(self.dsn["port"]),
+            PGUSER=self.dsn["user"],
+            PGPASSWORD=self.dsn["password"],
+            PGOPTIONS="-c client_min_messages=warning",
+        )
+        self.template = template
+
+    def create(self):
+        self.drop()
+        # The template must have no session open: retry a little while another one (a test server) leaves it.
+        deadline = time.monotonic() + 60
+        while True:
+            done = subprocess.run(
+                ["createdb", "-T", self.template, self.name], env=self.env, capture_output=True, text=True
+            )
+            if done.returncode == 0:
+                return
+            if "being accessed by other users" not in done.stderr or time.monotonic() > deadline:
+                raise RuntimeError(f"createdb -T {self.template} {self.name}: {done.stderr.strip()}")
+            time.sleep(1)
+
+    def drop(self):
+        subprocess.run(["dropdb", "--if-exists", "--force", self.name], env=self.env, check=True)
+
+    def query(self, sql, params=None):
+        with psycopg2.connect(dbname=self.name, **self.dsn) as conn, conn.cursor() as cr:
+            cr.execute(sql, params)
+            rows = cr.fetchall()
+        conn.close()
+        return rows
+
+
+# -- the receiver -------------------------------------------------------------------------------------
+class Receiver:
+    """An HTTP receiver on 127.0.0.1 that checks each request's signature, waits ``delay`` seconds (so that
+    deliveries are in flight when a server is killed), answers 200 and records: every delivery per event id,
+    the events that arrived while another request of theirs was still in flight, the bad signatures and the
+    requests cut short (a killed sender)."""
+
+    def __init__(self, secret, delay=0.05):
+        self.secret = secret
+        self.delay = delay
+        self.lock = threading.Lock()
+        self.deliveries = Counter()  # event id: requests received
+        self.in_flight = Counter()  # event id: requests being handled now
+        self.overlaps = Counter()  # event id: times a request arrived while another one of it was in flight
+        self.bad_signatures = 0
+        self.truncated = 0  # requests cut short by their sender's death
+        self.first_at = self.last_at = None
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as the outbox's session expects
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length)
+                if len(body) < length:
+                    # The sender died in the middle of the request (kill -9): nothing was delivered.
+                    with receiver.lock:
+                        receiver.truncated += 1
+                    self.close_connection = True
+                    return
+                event_id = self.headers.get(signature.HEADER_EVENT_ID) or json.loads(body or b"{}").get("id")
+                try:
+                    signature.verify(
+                        receiver.secret,
+                        self.headers.get(signature.HEADER_TIMESTAMP),
+                        body,
+                        self.headers.get(signature.HEADER_SIGNATURE),
+                        now=time.time(),
+                    )
+                    valid = True
+                except signature.SignatureError:
+                    valid = False
+                with receiver.lock:
+                    if receiver.in_flight[event_id]:
+                        receiver.overlaps[event_id] += 1
+                    receiver.in_flight[event_id] += 1
+                    receiver.first_at = receiver.first_at or time.monotonic()
+                time.sleep(receiver.delay)
+                with receiver.lock:
+                    receiver.in_flight[event_id] -= 1
+                    if valid:
+                        receiver.deliveries[event_id] += 1
+                        receiver.last_at = time.monotonic()
+                    else:
+                        receiver.bad_signatures += 1
+                self.send_response(200 if valid else 401)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+
+            def handle_error(self, request, client_address):
+                # A connection reset by a killed sender is part of the test, not an error of the receiver.
+                receiver.resets += 1
+
+        self.resets = 0
+        self.server = Server(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}/distribution/events"
+        self.thread = threading.Thread(target=self.server.serve_forever, name="fault-receiver", daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def snapshot(self):
+        with self.lock:
+            return Counter(self.deliveries)
+
+
+# -- Odoo servers ---------------------------------------------------------------------------------------
+def server_config(rc, path):
+    """A copy of the Odoo configuration for the fault servers: outbound posts to 127.0.0.1 allowed (the
+    receiver), the audit chain's head file kept out of the developer's own."""
+    cfg = configparser.ConfigParser()
+    cfg.read(rc)
+    cfg["options"]["distribution_outbound_allow_private"] = "True"
+    cfg["options"]["distribution_audit_head_file"] = str(path.parent / "audit-heads.jsonl")
+    with path.open("w") as handle:
+        cfg.write(handle)
+    return path
+
+
+class OdooServer:
+    """One Odoo server in prefork mode (``workers`` HTTP workers, one cron worker) on a free port, started
+    in its own process group so that ``kill9`` takes the master, its workers and its gevent process at once."""
+
+    def __init__(self, name, rc, db, log_dir, workers=2):
+        self.name = name
+        self.rc = rc
+        self.db = db
+        self.log_dir = log_dir
+        self.workers = workers
+        self.proc = None
+        self.starts = 0
+        self.port = None
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def log(self):
+        return self.log_dir / f"{self.name}-{self.starts}.log"
+
+    def start(self, seconds=120):
+        self.starts += 1
+        self.port = free_port()
+        odoo_bin = Path(os.environ.get("ODOO_PATH", "/opt/odoo")) / "odoo-bin"
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                str(odoo_bin),
+                "-c",
+                str(self.rc),
+                "-d",
+                self.db,
+                f"--db-filter=^{self.db}$",
+                "--http-interface=127.0.0.1",
+                f"--http-port={self.port}",
+                f"--gevent-port={free_port()}",
+                f"--workers={self.workers}",
+                "--max-cron-threads=1",
+                f"--logfile={self.log}",
+            ],
+            cwd=ROOT,
+            start_new_session=True,  # its own process group: the workers are killed with it
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + seconds
+        while True:
+            try:
+                if requests.get(f"{self.url}/web/login", timeout=10).status_code == 200:
+                    return self
+            except requests.RequestException:
+                pass
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                tail = self.log.read_text()[-3000:] if self.log.exists() else ""
+                raise RuntimeError(f"server {self.name} did not answer on {self.url}: {tail}")
+            time.sleep(0.3)
+
+    def processes(self):
+        """The live processes of the server's group (master, HTTP and cron workers, gevent)."""
+        if not self.proc or self.proc.poll() is not None:
+            return []
+        try:
+            master = psutil.Process(self.proc.pid)
+            return [master, *master.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return []
+
+    def connected_to(self, port):
+        """Whether one of the server's processes has a connection open to ``port`` on 127.0.0.1 (its cron
+        worker posting to the receiver)."""
+        for process in self.processes():
+            try:
+                # psutil 6 renamed connections() (the version Odoo 18 pins) to net_connections().
+                connections = getattr(process, "net_connections", None) or process.connections
+                connections = connections(kind="tcp")
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue
+            if any(c.raddr and c.raddr.port == port and c.status == psutil.CONN_ESTABLISHED for c in connections):
+                return True
+        return False
+
+    def kill9(self):
+        """SIGKILL to the whole process group, as the OOM killer or a pulled plug would."""
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=30)
+
+    def stop(self):
+        """Stop it cleanly (SIGTERM to the group), SIGKILL after 30 s; safe to call on a dead server."""
+        if not self.proc:
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(timeout=30)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)  # the workers, should one outlive its master
+        if self.proc.poll() is None:
+            self.proc.wait(timeout=30)
+
+    def outbox_batches(self):
+        """(batches, events delivered) that this server's cron worker logged, over all its starts."""
+        batches = delivered = 0
+        for start in range(1, self.starts + 1):
+            path = self.log_dir / f"{self.name}-{start}.log"
+            if not path.exists():
+                continue
+            for line in path.read_text(errors="replace").splitlines():
+                if "Outbox batch of " in line:
+                    batches += 1
+                    delivered += int(line.split(": ", 2)[-1].split(" delivered")[0].split()[-1])
+        return batches, delivered
+
+    def log_problems(self):
+        """(ours, others): the ERROR and CRITICAL records of the server's logs (all its starts), those whose
+        logger or traceback is in one of the suite's addons, and the rest (Odoo's own jobs, such as its
+        procurement scheduler meeting a concurrent update, which it retries at its next run)."""
+        ours, others = [], []
+        for start in range(1, self.starts + 1):
+            path = self.log_dir / f"{self.name}-{start}.log"
+            if not path.exists():
+                continue
+            for record in LOG_RECORD.split(path.read_text(errors="replace")):
+                if " ERROR " in record[:200] or " CRITICAL " in record[:200]:
+                    (ours if "distribution_" in record else others).append(record[:2000])
+        return ours, others
+
+
+# -- JSON-RPC -------------------------------------------------------------------------------------------
+class RpcError(Exception):
+    pass
+
+
+class Rpc:
+    """A logged-in JSON-RPC session (one per thread: a requests.Session is not shared)."""
+
+    def __init__(self, url, db, login="admin", password="admin"):
+        self.url = url
+        self.session = requests.Session()
+        answer = self.session.post(
+            f"{url}/web/session/authenticate",
+            json={"jsonrpc": "2.0", "params": {"db": db, "login": login, "password": password}},
+            timeout=60,
+        ).json()
+        if not answer.get("result", {}).get("uid"):
+            raise RpcError(f"login refused: {answer.get('error')}")
+
+    def __call__(self, model, method, *args, **kwargs):
+        answer = self.session.post(
+            f"{self.url}/web/dataset/call_kw/{model}/{method}",
+            json={
+                "jsonrpc": "2.0",
+                "method": "call",
+                "params": {"model": model, "method": method, "args": list(args), "kwargs": kwargs},
+            },
+            timeout=120,
+        ).json()
+        if "error" in answer:
+            raise RpcError(answer["error"].get("data", {}).get("message") or answer["error"])
+        return answer["result"]
+
+
+def duplicates(deliveries):
+    """{event id: deliveries} of the events delivered more than once."""
+    return {event_id: count for event_id, count in deliveries.items() if count > 1}
+
+
+def group_count(rows):
+    counts = defaultdict(int)
+    for key, count in rows:
+        counts[key] += count
+    return dict(counts)
