@@ -52,6 +52,7 @@ from pathlib import Path
 from benchlib import fmt
 from benchlib import prepare_database
 from benchlib import print_table
+from benchlib import record
 from benchlib import say
 
 import odoo
@@ -608,6 +609,26 @@ def print_escalation(results, checks, sizes, batch, naive_trace_max):
         rows,
     )
     say(f"(peak MiB: batched, one call of {batch} tiers; naive, the whole job, traced up to N={naive_trace_max:,}.)")
+    largest_size = max(sizes)
+    batched, naive = results[largest_size]["batched"], results[largest_size]["naive"]
+    record(
+        "approvals",
+        f"escalation of {largest_size:,} overdue requests, ms per request",
+        batched["seconds"] * 1000 / batched["done"],
+        naive["seconds"] * 1000 / naive["done"],
+        "one-by-one ORM escalation",
+        "ms/request",
+        higher_is_better=False,
+    )
+    record(
+        "approvals",
+        f"escalation of {largest_size:,} overdue requests, queries per request",
+        batched["queries"] / batched["done"],
+        naive["queries"] / naive["done"],
+        "one-by-one ORM escalation",
+        "queries",
+        higher_is_better=False,
+    )
     smallest, largest = min(sizes), max(sizes)
     if smallest != largest:
         say(f"\nFlatness, per-request cost at N={largest:,} divided by the cost at N={smallest:,} (1.00 = flat):")

@@ -57,6 +57,7 @@ from bench_integration import stop_server
 from benchlib import fmt
 from benchlib import prepare_database
 from benchlib import print_table
+from benchlib import record
 from benchlib import say
 
 import odoo
@@ -309,6 +310,32 @@ def bench(env, args, base_url):
             fmt(len(order_ids) / rpc_seconds, 1),
             f"{statistics.median(rpc_queries):g}",
         ]
+    )
+    rpc_rate = len(order_ids) / rpc_seconds
+    record(
+        "channel orders",
+        "channel orders accepted, orders/s",
+        args.orders / seconds,
+        rpc_rate,
+        "JSON-RPC create + action_confirm",
+        "orders/s",
+    )
+    record(
+        "channel orders",
+        "channel orders turned into sale orders, orders/s",
+        len(orders) / process_seconds,
+        rpc_rate,
+        "JSON-RPC create + action_confirm",
+        "orders/s",
+    )
+    record(
+        "channel orders",
+        "queries per channel order (inbox job + its requests)",
+        process_queries / max(len(orders), 1) + accept_queries * (1 + args.resends),
+        statistics.median(rpc_queries),
+        "JSON-RPC create + action_confirm",
+        "queries",
+        higher_is_better=False,
     )
     say()
     print_table(["path", "handled", "seconds", "requests or events/s", "orders/s", "queries per order"], rows)

@@ -74,6 +74,7 @@ from pathlib import Path
 from benchlib import fmt
 from benchlib import prepare_database
 from benchlib import print_table
+from benchlib import record
 from benchlib import say
 
 import odoo
@@ -746,6 +747,34 @@ def report(scales):
             ]
         )
     print_table(["measure", "ms/record", "ratio", "q/record", "ratio"], rows)
+    counts, results = scales[-1]
+    if "suggestions" in results and "base_qty" in results:
+        per_rule = {key: results[key]["ms"] / max(results[key]["records"], 1) for key in ("suggestions", "base_qty")}
+        record(
+            "replenishment",
+            f"reorder suggestions at {counts['products']:,} products, ms per rule",
+            per_rule["suggestions"],
+            per_rule["base_qty"],
+            "Odoo's qty_to_order of every rule",
+            "ms/rule",
+            higher_is_better=False,
+        )
+    for key, label, _unit in measures:
+        if key.startswith("base_") or len(scales) < 2:
+            continue
+        first, last = (
+            results[key]["ms"] / max(results[key]["records"], 1) for _counts, results in (scales[0], scales[-1])
+        )
+        record(
+            "replenishment",
+            f"{label}: ms per record, largest scale",
+            last,
+            first,
+            "the same job at the smallest scale (flat = 1.00x)",
+            "ms/record",
+            target=1.5,
+            higher_is_better=False,
+        )
 
 
 # -- main -----------------------------------------------------------------------------------------------

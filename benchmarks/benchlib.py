@@ -5,6 +5,8 @@ a baseline measured in the same run.
 """
 
 import contextlib
+import json
+import os
 import subprocess
 import sys
 import time
@@ -35,6 +37,33 @@ def print_table(headers, rows):
     say("  ".join("-" * w for w in widths))
     for row in cells[1:]:
         say(line(row))
+
+
+# benchmarks/run_all.py sets this: every script appends its headline figures there, one JSON object a line.
+SUMMARY_ENV = "BENCH_SUMMARY"
+
+
+def record(bench, measure, ours, baseline, baseline_name, unit, target=None, higher_is_better=True):
+    """Note a headline figure beside its baseline measured in the same run, for run_all.py's table.
+
+    ``target`` is the ratio ours/baseline to reach (at least, or at most when lower is better); for an
+    additive target (queries over the baseline) give ``target`` as ``("+", n)``. Without BENCH_SUMMARY set,
+    nothing is written: each script prints its own tables anyway."""
+    path = os.environ.get(SUMMARY_ENV)
+    if not path:
+        return
+    row = {
+        "bench": bench,
+        "measure": measure,
+        "ours": ours,
+        "baseline": baseline,
+        "baseline_name": baseline_name,
+        "unit": unit,
+        "target": list(target) if isinstance(target, tuple) else target,
+        "higher_is_better": higher_is_better,
+    }
+    with open(path, "a", encoding="utf-8") as summary:
+        summary.write(json.dumps(row) + "\n")
 
 
 def fmt(value, digits=2, signed=False):
