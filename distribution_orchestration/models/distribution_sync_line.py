@@ -118,7 +118,10 @@ class DistributionSyncLine(models.Model):
             return self.browse()
         names = {}
         for model, ids in self._group_documents(events).items():
-            names.update({(model, record.id): record.display_name for record in self.env[model].browse(ids).exists()})
+            # sudo: the name of the document the event is about, whoever's action emitted it (a side effect must
+            # not fail on a record rule); the line is read by the Distribution users of the event's company.
+            documents = self.env[model].sudo().browse(ids).exists()
+            names.update({(model, record.id): record.display_name for record in documents})
         # sudo: the log is written by the system only, whatever the rights of the user whose action emitted.
         return (
             self.sudo()
