@@ -250,9 +250,10 @@ def measure_confirmation(data, lines, pipeline, repeats):
     }
 
 
-def bench_plain_odoo(conf, db, fresh, line_counts, repeats):
-    """The same confirmations in a database of plain Odoo (the modules the suite depends on, not the suite):
-    {lines: figures}. The anchor of the suite's cost."""
+@contextlib.contextmanager
+def plain_odoo(conf, db, fresh):
+    """The data of the benchmark in a database of plain Odoo (the modules the suite depends on, not the suite),
+    in a transaction rolled back at the end: the anchor of the suite's cost, measured in turn with it."""
     if fresh:
         from benchlib import drop_database
 
@@ -262,16 +263,12 @@ def bench_plain_odoo(conf, db, fresh, line_counts, repeats):
         run_odoo(conf, db, "-i", PLAIN_MODULES)
     if database_state(db, "distribution_observability") == "installed":
         sys.exit(f"{db} has the suite installed: --plain-db must name a database of plain Odoo.")
-    results = {}
     with Registry(db).cursor() as cr:
         env = api.Environment(cr, SUPERUSER_ID, {})
         try:
-            data = Data(env)
-            for lines in line_counts:
-                results[lines] = measure_confirmation(data, lines, True, repeats)
+            yield Data(env)
         finally:
             env.cr.rollback()
-    return results
 
 
 def bench_confirmation(data, line_counts, repeats, plain=None):
@@ -281,8 +278,8 @@ def bench_confirmation(data, line_counts, repeats, plain=None):
     )
     results = {}
     for lines in line_counts:
-        if plain:
-            results[lines, "plain"] = plain[lines]
+        if plain:  # measured right before the suite's scenarios: the machine's load is the same for both
+            results[lines, "plain"] = measure_confirmation(plain, lines, True, repeats)
         for key, _label, rules_active, pipeline in SCENARIOS:
             data.set_rules(rules_active)
             results[lines, key] = measure_confirmation(data, lines, pipeline, repeats)
@@ -566,9 +563,9 @@ def main():
     config.parse_config(["-c", args.conf, "-d", args.db, "--log-level=warn"])
     prepare_database(args.conf, args.db, args.fresh, args.update, MODULE)
     started = time.perf_counter()
-    plain = None
-    if args.plain_db and line_counts:
-        plain = bench_plain_odoo(args.conf, args.plain_db, args.fresh, line_counts, args.repeats)
+    plain_context = (
+        plain_odoo(args.conf, args.plain_db, args.fresh) if args.plain_db and line_counts else contextlib.nullcontext()
+    )
     registry = Registry(args.db)
     with registry.cursor() as cr:
         env = api.Environment(cr, SUPERUSER_ID, {})
@@ -581,7 +578,8 @@ def main():
                 f"{CUSTOMERS} customers (credit limit 1e9), 8 rules ({', '.join(t for t, _v in RULES)})."
             )
             if line_counts:
-                bench_confirmation(data, line_counts, args.repeats, plain)
+                with plain_context as plain:
+                    bench_confirmation(data, line_counts, args.repeats, plain)
             if sizes:
                 bench_batches(data, sizes, args.chunk)
         finally:
