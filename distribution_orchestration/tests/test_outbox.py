@@ -286,6 +286,23 @@ class TestOutbox(OutboxCase):
         self.assertEqual(set(failed_items.mapped("reason")), {"http_500", "http_502", "http_503"})
         self.assertEqual(set(failed_items.mapped("res_id")), {event.id})
 
+    def test_a_retrying_event_is_a_warning_of_the_health_check_until_delivered(self):
+        retrying = self.env.ref("distribution_orchestration.distribution_queue_monitor_outbox_retrying")
+        checks = self.env["distribution.workflow.run"]._health_checks
+        self.Event.search([("state", "=", "pending")]).write({"state": "dead"})  # a demo's own, not this test's
+        self.assertEqual(next(c for c in checks() if c["code"] == "outbox_retrying")["level"], "ok")
+        event = self._emit(self.partners[0])
+        self.assertEqual(retrying._figures()["backlog"], 0, "a new event is not retrying")
+        self.receiver.answer(event.event_id, 503)
+        with mute_logger(EVENT_LOGGER):
+            self._deliver()
+        check = next(c for c in checks() if c["code"] == "outbox_retrying")
+        self.assertEqual((check["backlog"], check["level"]), (1, "warning"))
+        self._make_due(event)
+        self._deliver()
+        self.assertEqual(event.state, "delivered")
+        self.assertEqual(next(c for c in checks() if c["code"] == "outbox_retrying")["level"], "ok")
+
     def test_out_of_attempts_is_dead(self):
         self.endpoint.max_attempts = 2
         event = self._emit(self.partners[0])
