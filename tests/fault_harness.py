@@ -98,6 +98,14 @@ class Database:
     def drop(self):
         subprocess.run(["dropdb", "--if-exists", "--force", self.name], env=self.env, check=True)
 
+    def execute(self, sql, params=None):
+        """Run a statement that answers no rows (the setup of a throw-away copy); answer the rows it touched."""
+        with psycopg2.connect(dbname=self.name, **self.dsn) as conn, conn.cursor() as cr:
+            cr.execute(sql, params)
+            count = cr.rowcount
+        conn.close()
+        return count
+
     def query(self, sql, params=None):
         with psycopg2.connect(dbname=self.name, **self.dsn) as conn, conn.cursor() as cr:
             cr.execute(sql, params)
@@ -111,17 +119,26 @@ class Receiver:
     """An HTTP receiver on 127.0.0.1 that checks each request's signature, waits ``delay`` seconds (so that
     deliveries are in flight when a server is killed), answers 200 and records: every delivery per event id,
     the events that arrived while another request of theirs was still in flight, the bad signatures and the
-    requests cut short (a killed sender)."""
+    requests cut short (a killed sender).
+
+    An outage is played with ``answer`` (a status other than 200, e.g. 503: the request is answered so and
+    not counted as a delivery) and ``stop_listening`` / ``listen`` (the socket closed: connections are
+    refused, and a request on a connection kept alive from before is dropped unanswered). ``arrivals``
+    lists every request answered: (time.monotonic(), event id, status)."""
 
     def __init__(self, secret, delay=0.05):
         self.secret = secret
         self.delay = delay
+        self.answer = 200
+        self.listening = False
         self.lock = threading.Lock()
         self.deliveries = Counter()  # event id: requests received
         self.in_flight = Counter()  # event id: requests being handled now
         self.overlaps = Counter()  # event id: times a request arrived while another one of it was in flight
+        self.arrivals = []  # (time.monotonic(), event id, status answered)
         self.bad_signatures = 0
         self.truncated = 0  # requests cut short by their sender's death
+        self.dropped = 0  # requests on a kept-alive connection while the socket was closed
         self.first_at = self.last_at = None
         receiver = self
 
@@ -137,6 +154,12 @@ class Receiver:
                         receiver.truncated += 1
                     self.close_connection = True
                     return
+                if not receiver.listening:
+                    # The receiver is down: a connection opened before is cut without an answer.
+                    with receiver.lock:
+                        receiver.dropped += 1
+                    self.close_connection = True
+                    return
                 event_id = self.headers.get(signature.HEADER_EVENT_ID) or json.loads(body or b"{}").get("id")
                 try:
                     signature.verify(
@@ -149,6 +172,7 @@ class Receiver:
                     valid = True
                 except signature.SignatureError:
                     valid = False
+                answer = receiver.answer if valid else 401
                 with receiver.lock:
                     if receiver.in_flight[event_id]:
                         receiver.overlaps[event_id] += 1
@@ -157,38 +181,58 @@ class Receiver:
                 time.sleep(receiver.delay)
                 with receiver.lock:
                     receiver.in_flight[event_id] -= 1
-                    if valid:
+                    if not valid:
+                        receiver.bad_signatures += 1
+                    elif answer == 200:
                         receiver.deliveries[event_id] += 1
                         receiver.last_at = time.monotonic()
-                    else:
-                        receiver.bad_signatures += 1
-                self.send_response(200 if valid else 401)
-                self.send_header("Content-Length", "0")
+                    receiver.arrivals.append((time.monotonic(), event_id, answer))
+                body = b"" if answer < 300 else b"receiver unavailable"
+                self.send_response(answer)
+                self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
+                self.wfile.write(body)
 
             def log_message(self, *args):
                 pass
 
         class Server(ThreadingHTTPServer):
             daemon_threads = True
+            allow_reuse_address = True
 
             def handle_error(self, request, client_address):
                 # A connection reset by a killed sender is part of the test, not an error of the receiver.
                 receiver.resets += 1
 
         self.resets = 0
+        self._server_class, self._handler = Server, Handler
         self.server = Server(("127.0.0.1", 0), Handler)
         self.port = self.server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}/distribution/events"
+        self.thread = None
+
+    def listen(self):
+        """Open the socket (again, on the same port) and serve."""
+        if self.server is None:
+            self.server = self._server_class(("127.0.0.1", self.port), self._handler)
+        self.listening = True
         self.thread = threading.Thread(target=self.server.serve_forever, name="fault-receiver", daemon=True)
+        self.thread.start()
+
+    def stop_listening(self):
+        """Close the socket: new connections are refused until ``listen``."""
+        self.listening = False
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+            self.server = None
 
     def __enter__(self):
-        self.thread.start()
+        self.listen()
         return self
 
     def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
+        self.stop_listening()
 
     def snapshot(self):
         with self.lock:
@@ -384,3 +428,82 @@ def group_count(rows):
     for key, count in rows:
         counts[key] += count
     return dict(counts)
+
+
+# -- odoo-bin shell, health, PostgreSQL ------------------------------------------------------------------
+def odoo_shell(rc, db, script, marker, seconds=180):
+    """Run ``script`` in ``odoo-bin shell`` on ``db`` (what an administrator does, as the readmes say) and
+    answer the tab-separated fields it printed on the line starting with ``marker``."""
+    odoo_bin = Path(os.environ.get("ODOO_PATH", "/opt/odoo")) / "odoo-bin"
+    done = subprocess.run(
+        [sys.executable, str(odoo_bin), "shell", "-c", str(rc), "-d", db, "--no-http", "--log-level=warn"],
+        input=script,
+        capture_output=True,
+        text=True,
+        timeout=seconds,
+        cwd=ROOT,
+    )
+    line = next((line for line in done.stdout.splitlines() if line.startswith(marker + "\t")), None)
+    if not line:
+        raise RuntimeError(f"odoo-bin shell printed no {marker}: {done.stdout[-1000:]} {done.stderr[-2000:]}")
+    return line.split("\t")[1:]
+
+
+def metrics_key(rc, db, login="admin"):
+    """A read-only API key of scope distribution_metrics for ``login`` (a Distribution Manager), made as
+    distribution_observability's CONFIGURE says."""
+    script = f"""
+from datetime import timedelta
+from odoo import fields
+user = env["res.users"].search([("login", "=", {login!r})])
+key = env["res.users.apikeys"].with_user(user).sudo()._generate(
+    "distribution_metrics", "fault tests", fields.Datetime.now() + timedelta(days=1))
+env.cr.commit()
+print("FAULT-KEY", key, sep="\\t")
+"""
+    return odoo_shell(rc, db, script, "FAULT-KEY")[0]
+
+
+def health(url, key):
+    """(HTTP status, body) of GET /distribution/health with the API key."""
+    response = requests.get(f"{url}/distribution/health", headers={"Authorization": f"Bearer {key}"}, timeout=30)
+    return response.status_code, response.json()
+
+
+class PostgresCluster:
+    """The local PostgreSQL cluster serving ``port`` (Debian's pg_lsclusters / pg_ctlcluster), restarted as
+    root; ``why_not`` says why it cannot be (not root, no such tools, not a local cluster)."""
+
+    def __init__(self, dsn):
+        self.dsn = dsn
+        self.version = self.name = None
+        self.why_not = None
+        if dsn["host"] not in ("localhost", "127.0.0.1", "::1", "") and not dsn["host"].startswith("/"):
+            self.why_not = f"the database server {dsn['host']} is not on this machine"
+        elif os.geteuid() != 0:
+            self.why_not = "restarting PostgreSQL needs root (pg_ctlcluster)"
+        else:
+            try:
+                listing = subprocess.run(["pg_lsclusters", "-h"], capture_output=True, text=True, check=True).stdout
+            except (OSError, subprocess.CalledProcessError) as exc:
+                self.why_not = f"no pg_lsclusters here ({exc})"
+                return
+            for line in listing.splitlines():
+                version, name, port, status, *_rest = line.split()
+                if port == str(dsn["port"]) and status.startswith("online"):
+                    self.version, self.name = version, name
+            if not self.name:
+                self.why_not = f"no online local cluster on port {dsn['port']}: {listing.strip()}"
+
+    def accepts(self):
+        try:
+            psycopg2.connect(dbname="postgres", connect_timeout=2, **self.dsn).close()
+            return True
+        except psycopg2.OperationalError:
+            return False
+
+    def restart(self):
+        """pg_ctlcluster restart (fast shutdown: every session on the machine is cut); answer its duration."""
+        started = time.monotonic()
+        subprocess.run(["pg_ctlcluster", self.version, self.name, "restart"], check=True, timeout=120)
+        return time.monotonic() - started
