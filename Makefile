@@ -1,14 +1,16 @@
 # Distribution Control: the two commands.
 #   make run   set up what is missing, install/update the addons in $(DB), serve Odoo on :8069
 #   make test  set up what is missing, run lint and every test (Odoo's and pytest's) on throw-away databases
-#   make soak  the fault tests (two servers on one database, kill -9) at soak size: SOAK_EVENTS, default 5000
+#   make soak  the fault tests (two servers on one database, kill -9; receiver outage; PostgreSQL restart) at soak
+#              size: SOAK_EVENTS, default 5000
+#   make pg-restart  only the PostgreSQL restart under webhook load (restarts the machine's PostgreSQL, as root)
 ODOO_PATH ?= /opt/odoo
 DB ?= distribution
 VENV ?= $(CURDIR)/.venv
 PYTHON ?= python3
 export ODOO_PATH DB VENV PYTHON
 
-.PHONY: setup run test lint soak clean
+.PHONY: setup run test lint soak pg-restart clean
 setup:
 	@bash scripts/setup.sh
 
@@ -23,6 +25,9 @@ lint: setup
 
 soak: setup
 	@PHASES=soak $(VENV)/bin/python scripts/run_tests.py
+
+pg-restart: setup
+	@PHASES=soak SOAK_TESTS=tests/test_fault_postgres.py $(VENV)/bin/python scripts/run_tests.py
 
 clean:
 	rm -rf .test-results .ruff_cache

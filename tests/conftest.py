@@ -84,3 +84,9 @@ def odoo_server(tmp_path_factory):
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def pytest_collection_modifyitems(items):
+    """A test marked pg_restart (tests/test_fault_postgres.py) restarts PostgreSQL, which cuts every database
+    session: it runs after every other test of the run (a stable sort keeps the order of the others)."""
+    items.sort(key=lambda item: item.get_closest_marker("pg_restart") is not None)

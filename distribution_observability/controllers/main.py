@@ -1,8 +1,11 @@
 import json
 import logging
 
+import psycopg2
+
 from odoo import http
 from odoo.http import request
+from odoo.service import db as db_service
 
 from ..services import health
 from ..services import prometheus
@@ -13,6 +16,72 @@ MANAGER_GROUP = "distribution_observability.group_distribution_manager"
 # and nothing else (Odoo's RPC accepts only keys without a scope). A key without a scope (a full RPC key)
 # is accepted too: res.users.apikeys matches "scope IS NULL OR scope = <scope>".
 METRICS_SCOPE = "distribution_metrics"
+# The suite's HTTP doors for other systems (webhooks, health, metrics) all live under this prefix.
+SUITE_PREFIX = "/distribution/"
+RETRY_AFTER_SECONDS = 10
+
+
+def _database_unusable():
+    """Why a request for the suite's routes came without a database, when that is the database server's
+    fault: it cannot be reached now, or it can and a database serves this server now (it could not be used
+    a moment ago: PostgreSQL was starting). None when no database is meant for this server at all."""
+    try:
+        # Not http.db_list(): it answers an empty list when the server cannot be reached.
+        if http.db_filter(db_service.list_dbs(force=True)):
+            return "the database could not be used (the database server was restarting)"
+    except psycopg2.Error as error:
+        return error
+    return None
+
+
+def _connection_lost(error):
+    """A database error that is the connection's (lost, refused, the server shutting down or starting), not
+    the request's: class 08 and 57P of PostgreSQL, or no code at all (the socket closed under the query)."""
+    return isinstance(error, psycopg2.OperationalError) and (
+        error.pgcode is None or error.pgcode.startswith(("08", "57P"))
+    )
+
+
+def _unavailable(req, error):
+    _logger.warning("Database unusable, %s answered 503: %s", req.httprequest.path, str(error).strip()[:200])
+    return req.make_json_response(
+        {"status": "unavailable", "error": "database_unavailable", "reason": "the database cannot be reached"},
+        headers=[("Retry-After", str(RETRY_AFTER_SECONDS))],
+        status=503,
+    )
+
+
+def _patch_unavailable():
+    """While PostgreSQL cannot be used (restarting, its connection limit reached), Odoo answers the suite's
+    routes 404 (it serves the request without a database, where they do not exist: a sender takes that for a
+    final refusal and drops the event, a monitoring system for a removed endpoint) or 500 (the connection
+    lost under the request). For the suite's routes, answer what it is: 503 with Retry-After, JSON, no
+    traceback. Odoo has no hook for either case: Request._serve_nodb and _serve_db are wrapped, once per
+    process (the server imports this module when it loads a database with the addon; in prefork mode before
+    it forks its workers)."""
+    serve_nodb, serve_db = http.Request._serve_nodb, http.Request._serve_db
+    if getattr(serve_db, "distribution_unavailable", False):
+        return
+
+    def _serve_nodb(self):
+        reason = _database_unusable() if self.httprequest.path.startswith(SUITE_PREFIX) else None
+        if reason:
+            return _unavailable(self, reason)
+        return serve_nodb(self)
+
+    def _serve_db(self):
+        try:
+            return serve_db(self)
+        except psycopg2.Error as error:
+            if not (self.httprequest.path.startswith(SUITE_PREFIX) and _connection_lost(error)):
+                raise
+            return _unavailable(self, error)
+
+    _serve_db.distribution_unavailable = True
+    http.Request._serve_nodb, http.Request._serve_db = _serve_nodb, _serve_db
+
+
+_patch_unavailable()
 
 
 class DistributionObservabilityController(http.Controller):
