@@ -26,8 +26,9 @@ def _database_unusable():
     fault: it cannot be reached now, or it can and a database serves this server now (it could not be used
     a moment ago: PostgreSQL was starting). None when no database is meant for this server at all."""
     try:
-        # Not http.db_list(): it answers an empty list when the server cannot be reached.
-        if http.db_filter(db_service.list_dbs(force=True)):
+        # Not http.db_list(): it answers an empty list when the server cannot be reached. Exactly one: Odoo serves
+        # that one database to a request without a session; with several, it picks none (its 404 is right).
+        if len(http.db_filter(db_service.list_dbs(force=True))) == 1:
             return "the database could not be used (the database server was restarting)"
     except psycopg2.Error as error:
         return error
