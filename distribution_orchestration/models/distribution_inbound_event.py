@@ -1,7 +1,9 @@
 import json
 import logging
 from collections import defaultdict
+from datetime import timedelta
 
+import psycopg2
 from markupsafe import Markup
 
 import odoo
@@ -28,6 +30,8 @@ SOURCE_BUSINESS = "inbox_business"
 SOURCE_TECHNICAL = "inbox_technical"
 # Documents an exception_report may point at by "model,id"; by name, the first three are searched.
 REPORTABLE_MODELS = ("sale.order", "stock.picking", "purchase.order", "res.partner", "product.product")
+# Claims tried in a new transaction when a candidate was updated by another worker after this one's snapshot.
+CLAIM_ATTEMPTS = 3
 
 
 class DistributionInboundEvent(models.Model):
@@ -134,18 +138,32 @@ class DistributionInboundEvent(models.Model):
         'processing' (committed) for the reconciliation to re-queue after its timeout. The commit is
         skipped on a test's transaction (see ``_inbox_may_commit``)."""
         self.flush_model(["state", "next_attempt_at"])
-        # Raw SQL: row locks with SKIP LOCKED are not available through the ORM.
-        self.env.cr.execute(
-            SQL(
-                """SELECT id FROM %s
-                WHERE state = 'received' OR (state = 'failed' AND next_attempt_at <= %s)
-                ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED""",
-                SQL.identifier(self._table),
-                fields.Datetime.now(),
-                batch_size,
-            )
-        )
-        events = self.browse(row[0] for row in self.env.cr.fetchall())
+        for attempt in range(CLAIM_ATTEMPTS):
+            try:
+                with self.env.cr.savepoint(flush=False):
+                    # Raw SQL: row locks with SKIP LOCKED are not available through the ORM.
+                    self.env.cr.execute(
+                        SQL(
+                            """SELECT id FROM %s
+                            WHERE state = 'received' OR (state = 'failed' AND next_attempt_at <= %s)
+                            ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED""",
+                            SQL.identifier(self._table),
+                            fields.Datetime.now(),
+                            batch_size,
+                        ),
+                        log_exceptions=False,
+                    )
+                    ids = [row[0] for row in self.env.cr.fetchall()]
+                break
+            except psycopg2.errors.SerializationFailure:
+                # Odoo transactions are REPEATABLE READ: another worker claimed a candidate (and committed)
+                # after this transaction's snapshot, and locking it fails. A new transaction sees that claim,
+                # and SKIP LOCKED passes over the rows still locked. The claim is the first work of the scheduled
+                # action: what its transaction holds so far (Odoo's progress record) is committed with it.
+                if attempt + 1 == CLAIM_ATTEMPTS or not self._inbox_may_commit():
+                    raise
+                self.env.cr.commit()  # pylint: disable=invalid-commit
+        events = self.browse(ids)
         if events:
             events.write({"state": "processing"})
             events.flush_recordset()
@@ -180,6 +198,10 @@ class DistributionInboundEvent(models.Model):
                 exceptions, result = self._apply()
         except inbound.RetryLater as retry:
             return self._defer(retry, run)
+        except psycopg2.errors.SerializationFailure as error:
+            # Another worker changed a row this event updates (an exception two resends raise at once) after
+            # this transaction's snapshot: it passes by itself, in a new transaction, like RetryLater.
+            return self._defer(inbound.RetryLater(str(error).strip()), run)
         except inbound.BusinessProblem as problem:
             on = problem.on or {}
             exception = self.env["distribution.exception"]._raise_for(
@@ -228,15 +250,16 @@ class DistributionInboundEvent(models.Model):
 
     def _defer(self, retry, run):
         """An event that cannot be applied now for a reason that passes by itself (``inbound.RetryLater``):
-        due again at once, in the next batch (a new transaction); counted as an attempt, so that it cannot
-        loop for ever."""
+        due again after a short pause (``inbound.retry_later_delay``: the other worker commits meanwhile), in
+        a new transaction; counted as an attempt, so that it cannot loop for ever. At once would not do: a
+        worker holds a business key until its whole batch is committed, and a few workers retrying at once
+        spend every attempt within a second (seen on two servers, tests/test_fault_channel_orders.py)."""
         attempts = self.attempts + 1
         if attempts >= inbound.MAX_ATTEMPTS:
             return self._record_failure(retry, run)
-        self.write(
-            {"state": "failed", "attempts": attempts, "error": str(retry), "next_attempt_at": fields.Datetime.now()}
-        )
-        self.env.ref(CRON_XMLID)._trigger()
+        due = fields.Datetime.now() + timedelta(seconds=inbound.retry_later_delay(attempts))
+        self.write({"state": "failed", "attempts": attempts, "error": str(retry), "next_attempt_at": due})
+        self.env.ref(CRON_XMLID)._trigger(at=due)
         return "deferred"
 
     def _record_failure(self, error, run):

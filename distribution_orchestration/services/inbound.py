@@ -94,6 +94,17 @@ def retry_delay(attempt):
     return min(60 * 4 ** (max(attempt, 1) - 1), 6 * 3600)
 
 
+def retry_later_delay(attempt):
+    """Seconds before an event deferred for the ``attempt``-th time (``RetryLater``: another worker holds its
+    business key) is due again: 2, 4, 8, 16 s, about half a minute in all before the attempts run out,
+    longer than a worker holds a key (its batch's transaction) under load.
+
+    >>> [retry_later_delay(n) for n in (1, 2, 3, 4)]
+    [2, 4, 8, 16]
+    """
+    return 2 ** max(attempt, 1)
+
+
 def next_attempt_at(now, attempt):
     """When to try again after the ``attempt``-th failure; None when it was the last allowed attempt.
 
