@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections import Counter
 from collections import defaultdict
 from http.server import BaseHTTPRequestHandler
@@ -33,6 +34,8 @@ signature = load_service("distribution_orchestration", "signature")
 ROOT = Path(__file__).resolve().parent.parent
 
 
+# A prefork worker announces itself in the log when it starts.
+WORKER_ALIVE = re.compile(r"Worker (WorkerHTTP|WorkerCron) \((\d+)\) alive")
 # A log record starts with its timestamp; the lines after it (a traceback) belong to it.
 LOG_RECORD = re.compile(r"\n(?=\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ \d+ )")
 
@@ -256,12 +259,13 @@ class OdooServer:
     """One Odoo server in prefork mode (``workers`` HTTP workers, one cron worker) on a free port, started
     in its own process group so that ``kill9`` takes the master, its workers and its gevent process at once."""
 
-    def __init__(self, name, rc, db, log_dir, workers=2):
+    def __init__(self, name, rc, db, log_dir, workers=2, extra_args=()):
         self.name = name
         self.rc = rc
         self.db = db
         self.log_dir = log_dir
         self.workers = workers
+        self.extra_args = list(extra_args)  # more odoo-bin options (the soak's --limit-request)
         self.proc = None
         self.starts = 0
         self.port = None
@@ -293,6 +297,7 @@ class OdooServer:
                 f"--workers={self.workers}",
                 "--max-cron-threads=1",
                 f"--logfile={self.log}",
+                *self.extra_args,
             ],
             cwd=ROOT,
             start_new_session=True,  # its own process group: the workers are killed with it
@@ -320,6 +325,23 @@ class OdooServer:
             return [master, *master.children(recursive=True)]
         except psutil.NoSuchProcess:
             return []
+
+    def worker_memory(self):
+        """{pid: (role, RSS in bytes)} of the live HTTP and cron workers of the server's group. The role comes
+        from the server's log ("Worker WorkerHTTP (pid) alive"): prefork workers are forks of the master and
+        share its command line (no setproctitle here)."""
+        roles = {}
+        for start in range(1, self.starts + 1):
+            path = self.log_dir / f"{self.name}-{start}.log"
+            if path.exists():
+                for kind, pid in WORKER_ALIVE.findall(path.read_text(errors="replace")):
+                    roles[int(pid)] = "http" if kind == "WorkerHTTP" else "cron"
+        memory = {}
+        for process in self.processes():
+            if process.pid in roles:
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    memory[process.pid] = (roles[process.pid], process.memory_info().rss)
+        return memory
 
     def connected_to(self, port):
         """Whether one of the server's processes has a connection open to ``port`` on 127.0.0.1 (its cron
@@ -382,6 +404,66 @@ class OdooServer:
                 if " ERROR " in record[:200] or " CRITICAL " in record[:200]:
                     (ours if "distribution_" in record else others).append(record[:2000])
         return ours, others
+
+
+def start_all(servers):
+    """Start several servers side by side (each waits for its own port); raise the first failure."""
+    errors = []
+
+    def start(server):
+        try:
+            server.start()
+        except Exception as error:  # reported below, with the server's log
+            errors.append(error)
+
+    threads = [threading.Thread(target=start, args=(server,), daemon=True) for server in servers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+
+
+@contextlib.contextmanager
+def servers_on_copy(template, tmp, names=("a", "b"), workers=2, extra_args=(), label="fault"):
+    """Servers (prefork, one cron worker each) on a throw-away copy of ``template``; yields (database,
+    servers). Every server is stopped and the copy dropped at the end, whatever happened."""
+    rc = server_config(os.environ.get("ODOO_RC", str(ROOT / ".local" / "odoo-local.conf")), tmp / "odoo.conf")
+    db = Database(rc, template, f"{template}_{label}_{os.getpid()}")
+    db.create()
+    servers = [OdooServer(name, rc, db.name, tmp, workers=workers, extra_args=extra_args) for name in names]
+    try:
+        start_all(servers)
+        yield db, servers
+    finally:
+        for server in servers:
+            server.stop()
+        db.drop()
+
+
+# -- signed inbound events ------------------------------------------------------------------------------
+def signed_event(secret, event_type, data, company, event_id=None, now=None):
+    """(event id, body, headers) of one request to ``/distribution/webhook/<code>``, signed as a partner
+    system signs it (the contract's envelope and headers)."""
+    event_id = event_id or str(uuid.uuid4())
+    now = int(now or time.time())
+    occurred_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
+    body = signature.envelope(event_id, event_type, occurred_at, company, data)
+    headers = signature.headers(secret, event_type, event_id, now, body)
+    headers["Content-Type"] = "application/json"
+    return event_id, body, headers
+
+
+def post_event(url, code, secret, event_type, data, company, event_id=None, timeout=30):
+    """Post one signed event; (event id, HTTP status, answer as JSON or None)."""
+    event_id, body, headers = signed_event(secret, event_type, data, company, event_id=event_id)
+    answer = requests.post(f"{url}/distribution/webhook/{code}", data=body, headers=headers, timeout=timeout)
+    try:
+        content = answer.json()
+    except ValueError:
+        content = None
+    return event_id, answer.status_code, content
 
 
 # -- JSON-RPC -------------------------------------------------------------------------------------------
