@@ -18,8 +18,9 @@ Phases (each timed):
   pytest    the root tests/ (structure, HTTP smoke test against that database, docker-compose, the short
             fault test: two servers, kill -9)
   soak      only when asked (`make soak`, PHASES=soak): the four addons installed into a copy of `deps`,
-            then the fault tests at soak size (SOAK_EVENTS, default 5000; a 5-minute receiver outage) against
-            it, the PostgreSQL restart last; SOAK_TESTS picks the test files (`make pg-restart`: that one only)
+            then the fault tests at soak size (SOAK_EVENTS, default 5000; a 5-minute receiver outage; the
+            inbound soak for SOAK_SECONDS, default 600) against it, the PostgreSQL restart last; SOAK_TESTS picks the
+            test files (`make pg-restart`: that one only)
 
 Ends with one line counting every test executed, Odoo's and pytest's together, writes
 .test-results/summary.txt and keeps Odoo's logs beside it. Exits non-zero on a failing test, on an
@@ -53,6 +54,8 @@ ADDONS = [
 # Phases that run only when PHASES names them.
 ASKED_ONLY = {"soak"}
 SOAK_EVENTS = os.environ.get("SOAK_EVENTS", "5000")
+# How long the inbound soak (tests/test_soak_inbound.py) runs in the soak phase; 45 s in make test.
+SOAK_SECONDS = os.environ.get("SOAK_SECONDS", "600")
 # Odoo modules our addons stand on, installed (and never tested) in the template databases.
 BASE_DEPS = ["mail", "web"]
 FULL_DEPS = ["sale_management", "sale_stock", "purchase_stock", "base_automation"]
@@ -585,13 +588,14 @@ def main():
             ODOO_RC=str(CONF),
             ODOO_PATH=str(ODOO_PATH),
             SOAK_EVENTS=SOAK_EVENTS,
+            SOAK_SECONDS=SOAK_SECONDS,
             # The PostgreSQL restart (tests/test_fault_postgres.py) cuts every session of the machine: only here,
             # last (see tests/conftest.py), never in the pytest phase unless DISTRIBUTION_PG_RESTART_TEST=1 is set.
             DISTRIBUTION_PG_RESTART_TEST="1",
         )
         cmd = [sys.executable, "-m", "pytest", "-p", "no:odoo", "-p", "no:cacheprovider", "-m", "fault"]
         cmd += [*os.environ.get("SOAK_TESTS", "tests").split(), f"--junitxml={junit}", "-q", "-s"]
-        print(f"$ SOAK_EVENTS={SOAK_EVENTS} " + " ".join(cmd[1:]), flush=True)
+        print(f"$ SOAK_EVENTS={SOAK_EVENTS} SOAK_SECONDS={SOAK_SECONDS} " + " ".join(cmd[1:]), flush=True)
         rc = subprocess.run(cmd, cwd=ROOT, env=env, check=False).returncode
         if not junit.exists():
             phases.problems.append(f"soak: no report (exit {rc})")
