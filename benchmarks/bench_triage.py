@@ -351,6 +351,10 @@ class Result:
             text += f"; embeddings' own label right {alone:.1%}"
         return f"{self.name}: {text}"
 
+    def routed_share_right(self):
+        """The share of all e-mails routed to their right label without a person (what the desk is spared)."""
+        return sum(o.routed == o.truth for o in self.outcomes) / len(self.outcomes)
+
     def row(self):
         outcomes = self.outcomes
         n = len(outcomes)
@@ -871,6 +875,14 @@ def main():
             common = (rules, url, model, args.batch, chain_policy, how)
             seed_result = chain_embeddings("b. embeddings (seed) + rules", mails, examples, *common)
             rows.append(seed_result.row())
+            record(
+                "ai triage",
+                "e-mails routed right without review, local embeddings (seed) + rules",
+                100 * seed_result.routed_share_right(),
+                100 * rules_result.routed_share_right(),
+                "the seed rules alone",
+                "%",
+            )
             notes.append(seed_result.reasons())
             notes.append(f"b: {len(examples)} seed examples embedded in one batch in {seed_result.setup_ms:.0f} ms")
             half_rows.append(seed_result.subset(test_ids, "b. embeddings (seed) + rules, test half").row())

@@ -37,7 +37,7 @@ BENCHES = [
     ("observability", "bench_observability.py", ["--sizes", "10000,100000"], []),
     ("approvals", "bench_approvals.py", ["--sizes", "100,1000"], []),
     ("replenishment", "bench_replenishment.py", ["--no-memory"], ["--full"]),
-    ("triage", "bench_triage.py", ["--odoo", "--odoo-intake", "30"], ["--odoo"]),
+    ("triage", "bench_triage.py", [], []),
 ]
 
 
