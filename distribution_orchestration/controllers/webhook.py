@@ -1,4 +1,3 @@
-import json
 import logging
 import time
 
@@ -91,7 +90,7 @@ class DistributionWebhookController(http.Controller):
                 problems=[f"{signature.HEADER_EVENT_ID} must be a UUID"],
             )
         try:
-            payload = json.loads(body)
+            payload = inbound.decode(body)
         except ValueError as error:
             problem = f"the body is not JSON: {error}"
             return self._reject(endpoint, 400, "invalid", problem, problems=[problem], body=body)
@@ -105,7 +104,10 @@ class DistributionWebhookController(http.Controller):
         if problems:
             return self._reject(endpoint, 400, "invalid", "; ".join(problems)[:200], problems=problems, body=body)
 
-        stored_headers = {name: headers[name][:200] for name in SIGNED_HEADERS if name in headers}
+        # A header holds what the sender put there: a NUL character is one PostgreSQL cannot store (jsonb).
+        stored_headers = {
+            name: headers[name][:200].replace("\x00", "\ufffd") for name in SIGNED_HEADERS if name in headers
+        }
         new_id = env["distribution.inbound.event"]._accept(
             endpoint, event_id, event_type or payload.get("type"), body.decode("utf-8", "replace"), stored_headers
         )

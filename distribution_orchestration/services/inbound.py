@@ -5,6 +5,8 @@ acceptable); the controller answers 400 with that list. The envelope is the one 
 ``services/signature.envelope``: ``{"event_id", "type", "occurred_at", "company", "data": {...}}``.
 """
 
+import json
+import math
 import re
 import uuid
 from datetime import UTC
@@ -18,6 +20,9 @@ SEVERITIES = ("low", "medium", "high", "critical")
 MAX_ATTEMPTS = 5
 MAX_MESSAGE_LENGTH = 2000
 EXCERPT_LENGTH = 200
+# How deep a body may nest its arrays and objects: every schema reads two or three levels; deeper is refused
+# before anything walks it (json would raise RecursionError far deeper, a 500).
+MAX_DEPTH = 32
 # A JSON string value of a secret key, whole or cut off by the excerpt: never logged.
 SECRET_VALUE = re.compile(r'("(?:token|secret|password)"\s*:\s*")(?:[^"\\]|\\.)*(?="|$)')
 
@@ -52,6 +57,8 @@ def parse_datetime(value):
     datetime.datetime(2026, 11, 30, 0, 0)
     >>> parse_datetime("tomorrow") is None, parse_datetime(20261130) is None
     (True, True)
+    >>> parse_datetime("9999-12-31T23:59:59-23:59") is None  # past the calendar in UTC
+    True
     """
     if not isinstance(value, str) or not value.strip():
         return None
@@ -63,7 +70,10 @@ def parse_datetime(value):
     except ValueError:
         return None
     if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+        try:
+            parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+        except OverflowError:  # a date at the end of the calendar whose UTC time is past year 9999
+            return None
     return parsed
 
 
@@ -135,6 +145,76 @@ def excerpt(body, length=EXCERPT_LENGTH):
         body = body[: length * 4].decode("utf-8", "replace")
     body = SECRET_VALUE.sub(r"\1***", body)
     return body if len(body) <= length else body[:length] + "\u2026"
+
+
+def decode(body):
+    """The JSON value of a raw body; ``ValueError`` with the reason when it is not UTF-8 JSON as RFC 8259
+    has it (no NaN nor Infinity) or nests too deeply for the parser.
+
+    >>> decode(b'{"a": [1, "\\u00e9"]}')
+    {'a': [1, 'é']}
+    >>> for body in (b'{"a": NaN}', b"\\xff{}", b"[" * 100000 + b"]" * 100000, b'{"a": 1e999}'):
+    ...     try:
+    ...         decode(body)
+    ...     except ValueError as error:
+    ...         print(error)
+    NaN is not JSON
+    invalid start byte at byte 0: the body must be UTF-8
+    the body nests too deeply
+    1e999 is not a finite number
+    """
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        # A UTF-16 body json.loads would detect and take is stored as UTF-8 text: it could never be applied.
+        raise ValueError(f"{error.reason} at byte {error.start}: the body must be UTF-8") from None
+    try:
+        return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except RecursionError:
+        raise ValueError("the body nests too deeply") from None
+
+
+def _refuse_constant(name):
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite_float(text):
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"{text[:20]} is not a finite number")
+    return number
+
+
+def storage_problem(payload, max_depth=MAX_DEPTH):
+    """Why a decoded body cannot be stored and applied whatever its handler, or None: nested deeper than
+    ``max_depth``, or a string (key or value) PostgreSQL text cannot hold: a NUL character, a lone
+    surrogate (both are valid JSON escapes). Walked without recursion.
+
+    >>> storage_problem({"data": {"lines": [{"sku": "WID"}]}}) is None
+    True
+    >>> storage_problem({"data": {"sku": "W\\x00"}}), storage_problem(["\\ud800"])
+    ('the body holds a NUL character (\\\\u0000)', 'the body holds a lone surrogate (\\\\ud800 to \\\\udfff)')
+    >>> storage_problem([[[[1]]]], max_depth=3)
+    'the body nests deeper than 3 levels'
+    """
+    stack = [(payload, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict | list) and depth > max_depth:
+            return f"the body nests deeper than {max_depth} levels"
+        if isinstance(value, dict):
+            stack.extend((key, depth) for key in value)
+            stack.extend((item, depth + 1) for item in value.values())
+        elif isinstance(value, list):
+            stack.extend((item, depth + 1) for item in value)
+        elif isinstance(value, str) and not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return "the body holds a lone surrogate (\\ud800 to \\udfff)"
+        if isinstance(value, str) and "\x00" in value:
+            return "the body holds a NUL character (\\u0000)"
+    return None
 
 
 def parse_record_ref(value):
@@ -355,6 +435,9 @@ def validate(handler, payload, event_id=None, event_type=None, categories=()):
         return [f"unknown handler {handler!r}"]
     if not isinstance(payload, dict):
         return ["the body must be a JSON object"]
+    problem = storage_problem(payload)
+    if problem:
+        return [problem]
     problems = []
     envelope = {key: payload.get(key) for key in ("event_id", "type", "occurred_at")}
     _text(envelope, "event_id", problems, where="body")

@@ -180,6 +180,38 @@ class TestInbox(HttpCase):
         self.assertEqual(bad_id.status_code, 400)
         self.assertFalse(self._events(self.carrier))
 
+    @mute_logger(WEBHOOK_LOGGER)
+    def test_what_postgresql_cannot_store_is_refused_not_a_500(self):
+        """Found by the fuzz suite (tests/test_fuzz_webhook.py): each of these was a 500 with a traceback, or an
+        event accepted that no attempt could ever apply."""
+        event_id = str(uuid.uuid4())
+        data = {"category": "other", "severity": "low", "message": "Dock 3", "record": "nowhere"}
+        envelope = {"event_id": event_id, "type": "t", "occurred_at": "2026-11-30T10:00:00Z", "data": data}
+        cases = [
+            ("nested past the parser", b"[" * 100000 + b"]" * 100000, "nests too deeply"),
+            ("NUL in the type", json.dumps(dict(envelope, type="a\u0000b")).encode(), "NUL character"),
+            ("NUL in the data", json.dumps(dict(envelope, data=dict(data, message="a\u0000"))).encode(), "NUL"),
+            ("lone surrogate", json.dumps(dict(envelope, data=dict(data, record="\ud800"))).encode(), "surrogate"),
+            (
+                "past the calendar in UTC",
+                json.dumps(dict(envelope, occurred_at="9999-12-31T23:59:59-23:59")).encode(),
+                "body.occurred_at must be an ISO 8601",
+            ),
+            ("NaN", json.dumps(dict(envelope, data=dict(data, n=float("nan")))).encode(), "NaN is not JSON"),
+            ("UTF-16", json.dumps(envelope).encode("utf-16"), "must be UTF-8"),
+        ]
+        for label, body, problem in cases:
+            with self.subTest(label):
+                # No X-Distribution-Event: the body's type is the event's type.
+                response = self._post(self.reporter, body=body, event_id=event_id, headers={"X-Distribution-Event": ""})
+                self.assertEqual(response.status_code, 400, response.text)
+                self.assertIn(problem, response.json()["reason"])
+        self.assertFalse(self._events(self.reporter))
+        # A NUL in a stored header (jsonb cannot hold \u0000) is replaced, the event accepted.
+        response = self._post(self.reporter, data, headers={"User-Agent": b"fuzz\x00agent"})
+        self.assertEqual(response.status_code, 202, response.text)
+        self.assertEqual(self._events(self.reporter).headers["User-Agent"], "fuzz\ufffdagent")
+
     def test_other_methods_405(self):
         url = f"{self.base_url()}/distribution/webhook/{self.carrier.code}"
         for method in ("GET", "PUT", "DELETE"):
