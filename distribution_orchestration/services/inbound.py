@@ -23,6 +23,7 @@ EXCERPT_LENGTH = 200
 # How deep a body may nest its arrays and objects: every schema reads two or three levels; deeper is refused
 # before anything walks it (json would raise RecursionError far deeper, a 500).
 MAX_DEPTH = 32
+MAX_RECORD_ID = 2**31 - 1  # PostgreSQL's integer: a larger id is no record (and an error in a query)
 # A JSON string value of a secret key, whole or cut off by the excerpt: never logged.
 SECRET_VALUE = re.compile(r'("(?:token|secret|password)"\s*:\s*")(?:[^"\\]|\\.)*(?="|$)')
 
@@ -226,9 +227,19 @@ def parse_record_ref(value):
     (None, 'WH/OUT/00012')
     >>> parse_record_ref("Acme, Inc.")
     (None, 'Acme, Inc.')
+
+    An id must be ASCII digits within PostgreSQL's integer (``"2".isdigit()`` is true for "²", which
+    ``int`` refuses): anything else is a name, which no document has.
+
+    >>> parse_record_ref("sale.order,²"), parse_record_ref("sale.order,2147483648")
+    ((None, 'sale.order,²'), (None, 'sale.order,2147483648'))
+    >>> parse_record_ref("sale.order," + "9" * 5000)[0] is None  # int() refuses over 4,300 digits
+    True
     """
     model, sep, res_id = value.partition(",")
-    if sep and "." in model and " " not in model and res_id.strip().isdigit():
+    res_id = res_id.strip()
+    digits = res_id.isascii() and res_id.isdigit() and len(res_id) <= len(str(MAX_RECORD_ID))
+    if sep and "." in model and " " not in model and digits and int(res_id) <= MAX_RECORD_ID:
         return model.strip(), int(res_id)
     return None, value.strip()
 

@@ -384,6 +384,20 @@ class TestInbox(HttpCase):
         )
         self.assertEqual(self._events(self.reporter).state, "done")
 
+    def test_exception_report_on_an_id_no_record_can_have(self):
+        """Found by the fuzz suite: "sale.order,\u00b2" (a digit to str.isdigit, not to int) and an id past
+        PostgreSQL's integer failed the handler (retried five times, then a technical exception)."""
+        for reference in ("sale.order,\u00b2", "sale.order,99999999999"):
+            with self.subTest(reference):
+                event_id = str(uuid.uuid4())
+                data = {"category": "other", "severity": "low", "message": "Dock 3", "record": reference}
+                self.assertEqual(self._post(self.reporter, data, event_id=event_id).status_code, 202)
+                self._process()
+                event = self._events(self.reporter).filtered(lambda e, event_id=event_id: e.event_id == event_id)
+                self.assertEqual((event.state, event.error), ("done", False))
+                exception = self.Exception.search([("source_key", "=", f"inbox:{event_id}")])
+                self.assertEqual((exception.res_model, exception.res_id), (event._name, event.id))
+
     @mute_logger(EVENT_LOGGER)
     def test_handler_failure_retried_then_technical_exception(self):
         self._post(self.carrier, self._carrier_data())
