@@ -256,7 +256,8 @@ class DistributionSalesChannel(models.Model):
         address = dict(data.get("delivery_address") or {})
         country = self.env["res.country"]
         if address.get("country_code"):
-            country = country.search([("code", "=ilike", address["country_code"])], limit=1)
+            pattern = channel_service.like_literal(address["country_code"])
+            country = country.search([("code", "=ilike", pattern)], limit=1)
             if not country:
                 problems.append(self.env._("delivery address: unknown country code %s", address["country_code"]))
         products = self._intake_products([line["sku"] for line in data["lines"]])
@@ -314,14 +315,16 @@ class DistributionSalesChannel(models.Model):
         return {"partner": partner, "address": address, "country": country, "lines": lines}, problems
 
     def _intake_customer(self, customer):
-        """The customer the channel names: by our reference, else its VAT number, else its e-mail; in this
-        channel's company (or shared). Empty when none is known."""
+        """The customer the channel names: by our reference, else its VAT number, else its e-mail (both compared
+        whole, whatever their case: a ``%`` is no wildcard); in this channel's company (or shared). Empty when none
+        is known."""
+        like = channel_service.like_literal
         Partner = self.env["res.partner"]
         company = ["|", ("company_id", "=", False), ("company_id", "=", self.company_id.id)]
         for key, domain in (
             ("ref", lambda value: [("ref", "=", value)]),
-            ("vat", lambda value: [("vat", "=ilike", value.replace(" ", ""))]),
-            ("email", lambda value: [("email", "=ilike", value.strip())]),
+            ("vat", lambda value: [("vat", "=ilike", like(value.replace(" ", "")))]),
+            ("email", lambda value: [("email", "=ilike", like(value.strip()))]),
         ):
             value = customer.get(key)
             if value:

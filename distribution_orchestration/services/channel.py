@@ -23,6 +23,16 @@ def business_key(channel_code, order_ref):
     return f"{channel_code}:{order_ref.strip()}"
 
 
+def like_literal(text):
+    """``text`` as a LIKE pattern that matches only itself (for ``=ilike``, a comparison without case): the
+    channel's ``%`` and ``_`` are characters, not wildcards that would match any customer.
+
+    >>> like_literal("a_b%c\\\\d")
+    'a\\\\_b\\\\%c\\\\\\\\d'
+    """
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def fingerprint(data):
     """A hash of what the channel said about the order: key order, the envelope and unknown keys do not count.
 

@@ -268,6 +268,24 @@ class TestChannelOrders(ChannelOrderFixtures, OrchestrationHttpCase):
         self.assertEqual(exception.state, "resolved")
         self.assertEqual(order.state, "sale")
 
+    def test_a_pattern_names_no_customer(self):
+        """Found by the fuzz suite: the VAT number and e-mail were compared with =ilike as sent, so that "%" or
+        "_%" named whichever customer came first, and a channel creating on hold made that customer an order."""
+        self.channel.write({"hold_instead_of_reject": True})
+        self.customer.vat = "BE0477472701"
+        for number, customer in enumerate(({"email": "%"}, {"vat": "_%"}, {"email": "%@key-account.example"})):
+            with self.subTest(customer=customer):
+                ref = f"LIKE-{number}"
+                event_id = self._post(self._data(ref=ref, customer=customer))
+                self._process()
+                self.assertFalse(self._orders(ref), "no order for a customer the channel did not name")
+                self.assertEqual(self._event(event_id).state, "exception")
+                self.assertIn("unknown customer", self._channel_exception(ref).message)
+        # The same values, named whole (another case), still find the customer.
+        self._post(self._data(ref="LIKE-OK", customer={"email": "Buyer@Key-Account.example"}))
+        self._process()
+        self.assertEqual(self._orders("LIKE-OK").partner_id, self.customer)
+
     def test_channel_order_goes_through_the_pipeline_credit_hold(self):
         self._rule("credit_limit")
         self.channel.auto_confirm = True
