@@ -461,9 +461,10 @@ def any_request(draw, inbox):
     )
     headers.update(extra)
     headers = {name: _header_value(value) for name, value in headers.items()}
-    headers = {name: value for name, value in headers.items() if value is not None}
     # An unknown code: any text but a slash (another route); "z" first, so that it is never empty nor a dot segment.
-    code = inbox.endpoints[handler][1] if draw(st.integers(0, 9)) else "z" + quote(draw(TEXT).replace("/", ""), safe="")
+    code = inbox.endpoints[handler][1]
+    if not draw(st.integers(0, 9)):
+        code = "z" + quote(draw(TEXT).replace("/", "").encode("utf-8", "surrogatepass"), safe="")
     return method, code, handler, body, headers, kind
 
 
