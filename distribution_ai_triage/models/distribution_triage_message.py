@@ -8,6 +8,7 @@ from odoo import api
 from odoo import fields
 from odoo import models
 from odoo.addons.distribution_observability.services import verbs
+from odoo.addons.distribution_orchestration.services.channel import like_literal
 from odoo.exceptions import AccessError
 from odoo.exceptions import UserError
 from odoo.tools import SQL
@@ -330,7 +331,9 @@ class DistributionTriageMessage(models.Model):
         if not domain or domain in references.PUBLIC_DOMAINS:
             return empty, empty, False
         same_domain = Partner.search(
-            [("email_normalized", "=ilike", f"%@{domain}"), *company_domain], limit=50
+            # The sender's domain is compared whole: its "_" or "%" are characters, not wildcards.
+            [("email_normalized", "=ilike", f"%@{like_literal(domain)}"), *company_domain],
+            limit=50,
         ).commercial_partner_id
         if len(same_domain) == 1:
             return empty, same_domain, "domain"

@@ -70,6 +70,10 @@ class TestGateway(TriageCase):
         self.env["res.partner"].create({"name": "Gmail user", "email": "someone@gmail.com"})
         message = self._message("Where is my order?", email_from="else@gmail.com")
         self.assertFalse(message.commercial_partner_id)
+        # A "_" in the sender's domain is a character: x_y.example names nobody at xay.example.
+        self.env["res.partner"].create({"name": "Xay buyer", "email": "buyer@xay.example", "is_company": True})
+        message = self._message("Where is my order?", email_from="someone@x_y.example")
+        self.assertFalse(message.commercial_partner_id, "a domain is compared whole, not as a pattern")
 
 
 @tagged("post_install", "-at_install")
