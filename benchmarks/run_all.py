@@ -2,7 +2,7 @@
 
 Usage (from the repository root)::
 
-    .venv/bin/python benchmarks/run_all.py            # quick sizes, about 15 minutes on 2 CPUs
+    .venv/bin/python benchmarks/run_all.py            # quick sizes, about 6 minutes on 2 CPUs
     .venv/bin/python benchmarks/run_all.py --full     # each script's own default (or --full) sizes: hours
     .venv/bin/python benchmarks/run_all.py --only orchestration,integration
 
