@@ -82,19 +82,6 @@ EXPECTED_COMPAT_FAILURES = {
         "approvals gate: the test creates a purchase order in state 'purchase', which distribution_approvals "
         "refuses (confirmed by its Confirm Order button only)"
     ),
-    **{
-        f"sale_stock.TestPERF.{name}": (
-            "query budget: the suite ships automation rules on sales orders, and Odoo's base_automation then "
-            "looks up the rules at every create, write and stored compute of an order (about 20 queries more); "
-            "plain Odoo with one automation rule on sales orders fails these tests the same way"
-        )
-        for name in (
-            "test_empty_sale_order_creation_perf",
-            "test_empty_sales_orders_batch_creation_perf",
-            "test_dummy_sales_orders_batch_creation_perf",
-            "test_light_sales_orders_batch_creation_perf_without_taxes",
-        )
-    },
     "purchase_stock.TestReorderingRule.test_2steps_and_partner_on_orderpoint": (
         "demo data: distribution_orchestration's demo adds a second warehouse to the main company (East "
         "Distribution Center, to show an order sourced from another warehouse); the test expects one"

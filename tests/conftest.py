@@ -48,7 +48,9 @@ def wait_until_up(url, proc, log, seconds):
         time.sleep(0.5)
 
 
-@pytest.fixture(scope="session")
+# One server per test module, stopped when the module ends: a server kept for the whole session holds
+# connections to the test database, and the fault and replica tests copy it (a template must have none).
+@pytest.fixture(scope="module")
 def odoo_server(tmp_path_factory):
     """A real Odoo server on a free port of 127.0.0.1, serving the test database; yields its base URL."""
     db = os.environ.get("DISTRIBUTION_TEST_DB")
