@@ -184,9 +184,18 @@ def db_exists(name):
     return subprocess.run(query, env=env, capture_output=True, text=True, check=True).stdout.strip() == "1"
 
 
-def drop_db(name):
+def drop_db(name, attempts=10):
+    """Drop a database, retried for a while: --force cannot end an autovacuum worker that PostgreSQL started on
+    it (a process of no role: "must be a member of the role whose process is being terminated"), and that
+    worker is gone a moment later."""
     env, data_dir = db_env()
-    subprocess.run(["dropdb", "--if-exists", "--force", name], env=env, check=True)
+    for attempt in range(attempts):
+        done = subprocess.run(["dropdb", "--if-exists", "--force", name], env=env, capture_output=True, text=True)
+        if done.returncode == 0:
+            break
+        if attempt + 1 == attempts:
+            raise subprocess.CalledProcessError(done.returncode, done.args, done.stdout, done.stderr)
+        time.sleep(2)
     shutil.rmtree(data_dir / "filestore" / name, ignore_errors=True)
 
 
