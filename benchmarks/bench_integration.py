@@ -290,11 +290,11 @@ def require_wrk():
 
 
 class CpuShare:
-    """CPU used during a block by the machine, a process tree (the Odoo server), the PostgreSQL backends of the
+    """CPU used during a block by the machine, process trees (the Odoo servers), the PostgreSQL backends of the
     database and waited-for children (wrk), in % of one core."""
 
-    def __init__(self, server_pid, db):
-        self.server = psutil.Process(server_pid)
+    def __init__(self, server_pids, db):
+        self.servers = [psutil.Process(pid) for pid in server_pids]
         self.db = db
 
     def _backends(self):
@@ -315,7 +315,7 @@ class CpuShare:
         return total
 
     def _server_seconds(self):
-        return self._seconds([self.server, *self.server.children(recursive=True)])
+        return self._seconds([p for server in self.servers for p in (server, *server.children(recursive=True))])
 
     def __enter__(self):
         self.machine = psutil.cpu_times()
@@ -493,6 +493,41 @@ def run_wrk(wrk, script, pool, url, threads, connections, seconds):
     return figures, raw
 
 
+def run_wrk_many(wrk, script, pools, urls, threads, connections, seconds):
+    """One wrk per server, side by side (each with its own pool, ``threads`` and ``connections``), as a proxy
+    spreading the senders over the servers would; their figures summed (the latency percentiles: the worst of
+    the servers') and their raw outputs."""
+    if len(urls) == 1:
+        figures, raw = run_wrk(wrk, script, pools[0], urls[0], threads, connections, seconds)
+        return figures, [raw]
+    outcomes = [None] * len(urls)
+
+    def run(index):
+        try:
+            outcomes[index] = run_wrk(wrk, script, pools[index], urls[index], threads, connections, seconds)
+        except SystemExit as error:  # run_wrk stops the script; in a thread, say it from the main one
+            outcomes[index] = error
+
+    runners = [threading.Thread(target=run, args=(index,)) for index in range(len(urls))]
+    for runner in runners:
+        runner.start()
+    for runner in runners:
+        runner.join()
+    for outcome in outcomes:
+        if isinstance(outcome, SystemExit) or outcome is None:
+            sys.exit(f"wrk failed on one of the servers: {outcome}")
+    merged = {"statuses": Counter(), "latency": {}}
+    for figures, _raw in outcomes:
+        for key in ("requests", "connect", "read", "write", "status_errors", "timeout", "wraps"):
+            merged[key] = merged.get(key, 0) + figures[key]
+        merged["duration_us"] = max(merged.get("duration_us", 0), figures["duration_us"])
+        merged["rate"] = merged.get("rate", 0.0) + figures["rate"]
+        merged["statuses"].update(figures["statuses"])
+        for share, value in figures["latency"].items():
+            merged["latency"][share] = max(merged["latency"].get(share, 0.0), value)
+    return merged, [raw for _figures, raw in outcomes]
+
+
 def start_server(conf, db, port, gevent_port, log_path, db_filter):
     command = [
         sys.executable,
@@ -604,50 +639,74 @@ def bench_inbound(env, args, wrk):
     for statement in queries["ours"]["statements"]:
         say(f"  {statement[:150]}{'...' if len(statement) > 150 else ''}")
 
-    port, gevent_port = free_port(), free_port()
     with tempfile.TemporaryDirectory(prefix="bench_integ_") as directory:
         script = Path(directory) / "bench.lua"
         script.write_text(WRK_SCRIPT, encoding="utf-8")
-        log_path = Path(directory) / "odoo-server.log"
-        server = start_server(args.conf, args.db, port, gevent_port, log_path, db_filter)
-        results, raws, cpu = {}, {}, {}
-        try:
-            for key, make_request in targets.items():
-                url = f"http://127.0.0.1:{port}"
-                warm = write_pool(directory, f"{key}-warm", make_request, WARMUP_POOL, args.threads, sequence)
+        results, raws, cpu, problems = {}, {}, {}, []
+
+        def run_target(key, make_request, urls, pids):
+            """Warm up, then measure one target on the servers at ``urls`` (the connections split between
+            them); its figures, with what was stored and which accepted events were found."""
+            nonlocal sequence
+            count = len(urls)
+            threads, connections = max(1, args.threads // count), max(1, args.connections // count)
+            warm = []
+            for index in range(count):
+                warm.append(write_pool(directory, f"{key}-{index}-warm", make_request, WARMUP_POOL, threads, sequence))
                 sequence += WARMUP_POOL
-                run_wrk(wrk, script, warm, url, args.threads, args.connections, WARMUP_SECONDS)
-                started = time.perf_counter()
-                pool = write_pool(directory, key, make_request, args.pool, args.threads, sequence)
-                sequence += args.pool
-                say(
-                    f"  {key}: {args.pool:,} requests prepared in {time.perf_counter() - started:.1f} s; "
-                    f"warm-up {WARMUP_SECONDS} s done; measuring {args.duration} s"
+            run_wrk_many(wrk, script, warm, urls, threads, connections, WARMUP_SECONDS)
+            started = time.perf_counter()
+            pools = []
+            for index in range(count):
+                pools.append(
+                    write_pool(directory, f"{key}-{index}", make_request, args.pool // count, threads, sequence)
                 )
-                stored_before = data.settled_events()
-                with CpuShare(server.pid, args.db) as share:
-                    results[key], raws[key] = run_wrk(
-                        wrk, script, pool, url, args.threads, args.connections, args.duration
+                sequence += args.pool // count
+            say(
+                f"  {key} on {count} server(s): {args.pool:,} requests prepared in "
+                f"{time.perf_counter() - started:.1f} s; warm-up {WARMUP_SECONDS} s done; measuring {args.duration} s"
+            )
+            stored_before = data.settled_events()
+            with CpuShare(pids, args.db) as share:
+                figures, raw = run_wrk_many(wrk, script, pools, urls, threads, connections, args.duration)
+            figures["stored"] = data.settled_events() - stored_before
+            accepted_ids = [int(line) for pool in pools for line in Path(f"{pool}.accepted").read_text().split()]
+            figures["accepted_ids"] = len(accepted_ids)
+            figures["accepted_found"] = data.stored_events(accepted_ids)
+            return figures, raw, share
+
+        # One server, then (--servers, default 2) several on the same database, as behind a proxy.
+        setups = [1] + ([args.servers] if args.servers > 1 else [])
+        for count in setups:
+            servers = []
+            try:
+                for index in range(count):
+                    log_path = Path(directory) / f"odoo-server-{count}-{index}.log"
+                    port, gevent_port = free_port(), free_port()
+                    process = start_server(args.conf, args.db, port, gevent_port, log_path, db_filter)
+                    servers.append((process, f"http://127.0.0.1:{port}", log_path))
+                for key, make_request in targets.items():
+                    name = key if count == 1 else f"{key} x{count}"
+                    results[name], raws[name], cpu[name] = run_target(
+                        key, make_request, [url for _, url, _ in servers], [process.pid for process, _, _ in servers]
                     )
-                results[key]["stored"] = data.settled_events() - stored_before
-                accepted_ids = [int(line) for line in Path(f"{pool}.accepted").read_text().split()]
-                results[key]["accepted_ids"] = len(accepted_ids)
-                results[key]["accepted_found"] = data.stored_events(accepted_ids)
-                cpu[key] = share
-        finally:
-            stop_server(server)
-            log = log_path.read_text(encoding="utf-8", errors="replace")
-        problems = [line for line in log.splitlines() if re.search(r" (WARNING|ERROR|CRITICAL) ", line)]
+            finally:
+                for process, _url, log_path in servers:
+                    stop_server(process)
+                    log = log_path.read_text(encoding="utf-8", errors="replace")
+                    problems += [line for line in log.splitlines() if re.search(r" (WARNING|ERROR|CRITICAL) ", line)]
 
     rows = []
-    for key, label in (("ours", f"ours  POST {data.ours_path}"), ("native", "native POST /web/hook/<uuid>")):
-        figures = results[key]
+    labels = {"ours": f"ours  POST {data.ours_path}", "native": "native POST /web/hook/<uuid>"}
+    for name, figures in results.items():
+        key, _, servers = name.partition(" x")
         latency = figures["latency"]
         statuses = ", ".join(f"{status}: {count:,}" for status, count in sorted(figures["statuses"].items()))
         sockets = figures["connect"] + figures["read"] + figures["write"] + figures["timeout"]
         rows.append(
             [
-                label,
+                labels[key],
+                servers or "1",
                 f"{figures['requests']:,}",
                 fmt(figures["rate"], 1),
                 fmt(latency[50], 1),
@@ -663,6 +722,7 @@ def bench_inbound(env, args, wrk):
     print_table(
         [
             "target",
+            "servers",
             "requests",
             "req/s",
             "p50 ms",
@@ -676,47 +736,56 @@ def bench_inbound(env, args, wrk):
         ],
         rows,
     )
-    ratio = results["ours"]["rate"] / results["native"]["rate"]
-    record(
-        "integration",
-        "inbound signed webhook, requests/s",
-        results["ours"]["rate"],
-        results["native"]["rate"],
-        "Odoo's native /web/hook",
-        "req/s",
-        target=TARGET_INBOUND_RATIO,
-    )
-    say(
-        f"Target: ours at least {TARGET_INBOUND_RATIO:.0f}x the native requests/s: {ratio:.2f}x -> "
-        f"{met(ratio >= TARGET_INBOUND_RATIO)}"
-    )
-    ours = results["ours"]
-    accepted = ours["statuses"].get(202, 0)
-    others = sum(count for status, count in ours["statuses"].items() if status != 202)
-    lost = accepted - ours["accepted_found"]
-    late = ours["stored"] - ours["accepted_found"]
-    intact = not lost and not others and ours["accepted_ids"] == accepted and 0 <= late <= args.connections
-    say(
-        f"Accepted vs stored (ours, measured run): {accepted:,} answered 202 ({ours['accepted_ids']:,} event ids "
-        f"read from the answers, {ours['accepted_found']:,} of them stored), {others:,} other answers, "
-        f"{ours['wraps']} wrap(s) of the prepared requests; {ours['stored']:,} events stored during the run, "
-        f"{late} of them answered after wrk stopped reading (at most one per connection: {args.connections}) -> "
-        f"{'nothing lost' if intact else 'MISMATCH'}"
-    )
-    for key in targets:
-        share = cpu[key]
+    for suffix, what, anchor in (
+        ("", "inbound signed webhook, requests/s", "Odoo's native /web/hook"),
+        (f" x{args.servers}", f"inbound signed webhook on {args.servers} servers, requests/s", "the native on as many"),
+    ):
+        if f"ours{suffix}" not in results:
+            continue
+        ours_rate, native_rate = results[f"ours{suffix}"]["rate"], results[f"native{suffix}"]["rate"]
+        ratio = ours_rate / native_rate
+        record("integration", what, ours_rate, native_rate, anchor, "req/s", target=TARGET_INBOUND_RATIO)
         say(
-            f"CPU during the {key} run (% of one core; {os.cpu_count()} cores = {os.cpu_count() * 100}%): machine "
-            f"{share.machine:.0f}% = wrk {share.wrk:.0f}% + Odoo server {share.odoo:.0f}% + PostgreSQL backends of "
-            f"{args.db} {share.postgres:.0f}% ({len(share.backends)}) + other processes {share.rest:.0f}%"
+            f"Target{suffix and f' ({args.servers} servers)'}: ours at least {TARGET_INBOUND_RATIO:.0f}x the native "
+            f"requests/s: {ratio:.2f}x -> {met(ratio >= TARGET_INBOUND_RATIO)}"
         )
-    say(f"Odoo server log: {len(problems)} warning/error line(s)")
+    if f"ours x{args.servers}" in results:
+        say(
+            f"{args.servers} servers over one, same connections, same {os.cpu_count()} cores: ours "
+            f"{results[f'ours x{args.servers}']['rate'] / results['ours']['rate']:.2f}x, native "
+            f"{results[f'native x{args.servers}']['rate'] / results['native']['rate']:.2f}x (the servers share "
+            "the cores: this shows what a second server costs or saves on one machine, not the gain of a second "
+            "machine)"
+        )
+    for name, ours in results.items():
+        if not name.startswith("ours"):
+            continue
+        accepted = ours["statuses"].get(202, 0)
+        others = sum(count for status, count in ours["statuses"].items() if status != 202)
+        lost = accepted - ours["accepted_found"]
+        late = ours["stored"] - ours["accepted_found"]
+        intact = not lost and not others and ours["accepted_ids"] == accepted and 0 <= late <= args.connections
+        say(
+            f"Accepted vs stored ({name}, measured run): {accepted:,} answered 202 ({ours['accepted_ids']:,} event "
+            f"ids read from the answers, {ours['accepted_found']:,} of them stored), {others:,} other answers, "
+            f"{ours['wraps']} wrap(s) of the prepared requests; {ours['stored']:,} events stored during the run, "
+            f"{late} of them answered after wrk stopped reading (at most one per connection: {args.connections}) "
+            f"-> {'nothing lost' if intact else 'MISMATCH'}"
+        )
+    for name, share in cpu.items():
+        say(
+            f"CPU during the {name} run (% of one core; {os.cpu_count()} cores = {os.cpu_count() * 100}%): machine "
+            f"{share.machine:.0f}% = wrk {share.wrk:.0f}% + Odoo servers {share.odoo:.0f}% + PostgreSQL backends "
+            f"of {args.db} {share.postgres:.0f}% ({len(share.backends)}) + other processes {share.rest:.0f}%"
+        )
+    say(f"Odoo server logs: {len(problems)} warning/error line(s)")
     for line in problems[:10]:
         say(f"  {line[:300]}")
-    for key in targets:
-        say(f"\nwrk's own output ({key}):")
-        for line in raws[key].splitlines():
-            say(f"  {line}")
+    for name, outputs in raws.items():
+        for index, raw in enumerate(outputs):
+            say(f"\nwrk's own output ({name}{f', server {index + 1}' if len(outputs) > 1 else ''}):")
+            for line in raw.splitlines():
+                say(f"  {line}")
     return results
 
 
@@ -977,6 +1046,12 @@ def main():
     parser.add_argument("--threads", type=int, default=2, help="wrk threads (default: 2)")
     parser.add_argument("--pool", type=int, default=60000, help="signed requests prepared per target (unique ids)")
     parser.add_argument("--events", type=int, default=10000, help="outbound events (default: 10000)")
+    parser.add_argument(
+        "--servers",
+        type=int,
+        default=2,
+        help="after one server, measure again on this many servers on the same database (default: 2; 1: skip)",
+    )
     parser.add_argument("--skip-inbound", action="store_true", help="only the outbound part")
     parser.add_argument("--skip-outbound", action="store_true", help="only the inbound part")
     parser.add_argument(
