@@ -11,7 +11,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -21,29 +20,24 @@ from collections import Counter
 from collections import defaultdict
 from http.server import BaseHTTPRequestHandler
 from http.server import ThreadingHTTPServer
-from pathlib import Path
 
 import psutil
 import psycopg2
 import requests
 
+from .odoo_process import ROOT
+from .odoo_process import free_port
+from .odoo_process import odoo_bin
+from .odoo_process import odoo_command
 from .services import load_service
 
 signature = load_service("distribution_orchestration", "signature")
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 # A prefork worker announces itself in the log when it starts.
 WORKER_ALIVE = re.compile(r"Worker (WorkerHTTP|WorkerCron) \((\d+)\) alive")
 # A log record starts with its timestamp; the lines after it (a traceback) belong to it.
 LOG_RECORD = re.compile(r"\n(?=\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ \d+ )")
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_for(what, condition, seconds, interval=0.2):
@@ -281,24 +275,17 @@ class OdooServer:
     def start(self, seconds=120):
         self.starts += 1
         self.port = free_port()
-        odoo_bin = Path(os.environ.get("ODOO_PATH", "/opt/odoo")) / "odoo-bin"
         self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                str(odoo_bin),
-                "-c",
-                str(self.rc),
-                "-d",
+            odoo_command(
+                self.rc,
                 self.db,
-                f"--db-filter=^{self.db}$",
-                "--http-interface=127.0.0.1",
-                f"--http-port={self.port}",
+                self.port,
+                self.log,
                 f"--gevent-port={free_port()}",
                 f"--workers={self.workers}",
                 "--max-cron-threads=1",
-                f"--logfile={self.log}",
                 *self.extra_args,
-            ],
+            ),
             cwd=ROOT,
             start_new_session=True,  # its own process group: the workers are killed with it
             stdout=subprocess.DEVNULL,
@@ -516,9 +503,8 @@ def group_count(rows):
 def odoo_shell(rc, db, script, marker, seconds=180):
     """Run ``script`` in ``odoo-bin shell`` on ``db`` (what an administrator does, as the readmes say) and
     answer the tab-separated fields it printed on the line starting with ``marker``."""
-    odoo_bin = Path(os.environ.get("ODOO_PATH", "/opt/odoo")) / "odoo-bin"
     done = subprocess.run(
-        [sys.executable, str(odoo_bin), "shell", "-c", str(rc), "-d", db, "--no-http", "--log-level=warn"],
+        [sys.executable, str(odoo_bin()), "shell", "-c", str(rc), "-d", db, "--no-http", "--log-level=warn"],
         input=script,
         capture_output=True,
         text=True,

@@ -22,7 +22,6 @@ import threading
 import time
 import uuid
 from collections import Counter
-from pathlib import Path
 
 import pytest
 import requests
@@ -33,13 +32,14 @@ from .fault_harness import PostgresCluster
 from .fault_harness import Rpc
 from .fault_harness import server_config
 from .fault_harness import wait_for
+from .odoo_process import database_under_test
+from .odoo_process import odoo_rc
 from .services import load_service
 
 pytestmark = [pytest.mark.fault, pytest.mark.pg_restart]
 
 signature = load_service("distribution_orchestration", "signature")
 
-ROOT = Path(__file__).resolve().parent.parent
 SOAK = bool(os.environ.get("SOAK_EVENTS"))
 SENDERS = 3
 WARM_UP_SECONDS = 5
@@ -53,11 +53,9 @@ CODE = "pg-restart"
 def webhook(tmp_path_factory):
     if os.environ.get("DISTRIBUTION_PG_RESTART_TEST") != "1":
         pytest.skip("restarts PostgreSQL (every session of the machine is cut): DISTRIBUTION_PG_RESTART_TEST=1")
-    template = os.environ.get("DISTRIBUTION_TEST_DB")
-    if not template:
-        pytest.fail("DISTRIBUTION_TEST_DB is not set: run the suite through `make test`")
+    template = database_under_test()
     tmp = tmp_path_factory.mktemp("pg-restart")
-    rc = server_config(os.environ.get("ODOO_RC", str(ROOT / ".local" / "odoo-local.conf")), tmp / "odoo.conf")
+    rc = server_config(odoo_rc(), tmp / "odoo.conf")
     db = Database(rc, template, f"{template}_pgrestart_{os.getpid()}")
     cluster = PostgresCluster(db.dsn)
     if cluster.why_not:

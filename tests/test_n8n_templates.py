@@ -11,7 +11,6 @@ import hmac
 import json
 import os
 import shutil
-import socket
 import subprocess
 import time
 import uuid
@@ -20,7 +19,9 @@ import pytest
 import requests
 
 from .conftest import ROOT
-from .conftest import wait_until_up
+from .odoo_process import free_port
+from .odoo_process import stop_process
+from .odoo_process import wait_until_up
 
 WORKFLOWS = ROOT / "n8n" / "workflows"
 MARKER = "// ---- n8n ----"
@@ -541,12 +542,6 @@ def test_supplier_normaliser_code_node_with_n8n_stand_ins(tmp_path):
 # ---------------------------------------------------------------- real n8n
 
 
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.mark.skipif(
     shutil.which("n8n") is None,
     reason="n8n is not on PATH: it does not install from npm on these machines (its isolated-vm "
@@ -556,7 +551,7 @@ def test_end_to_end_with_real_n8n(tmp_path):
     """Imports the three templates into a throw-away n8n 1.x, activates the router and posts signed events to it."""
     n8n = shutil.which("n8n")
     secret = "whsec_e2e"
-    port = _free_port()
+    port = free_port()
     env = dict(
         os.environ,
         N8N_USER_FOLDER=str(tmp_path),
@@ -620,9 +615,5 @@ def test_end_to_end_with_real_n8n(tmp_path):
         late = requests.post(url, data=body.encode(), headers=stale, timeout=30)
         assert late.status_code == 401, late.text
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc)
         log.close()

@@ -18,7 +18,6 @@ import os
 import re
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,8 +30,12 @@ import psycopg2
 import pytest
 import requests
 
-from .conftest import ROOT
-from .conftest import wait_until_up
+from .odoo_process import ROOT
+from .odoo_process import database_under_test
+from .odoo_process import free_port
+from .odoo_process import odoo_bin
+from .odoo_process import odoo_rc
+from .odoo_process import running_odoo
 from .services import load_service
 
 pytestmark = pytest.mark.skipif(
@@ -54,12 +57,6 @@ STANDBY_MINIMUMS = (
     "max_prepared_transactions",
     "max_locks_per_transaction",
 )
-
-
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _connect(dbname="postgres", port=None, user=PG_USER, password=PG_PASSWORD):
@@ -144,7 +141,7 @@ def _replica_cluster(primary, bindir, role, password):
     parent = Path(tempfile.mkdtemp(prefix="dc_replica_"))
     shutil.chown(parent, "postgres", "postgres")
     data, log = parent / "data", parent / "replica.log"
-    port = _free_port()
+    port = free_port()
     started = False
     try:
         backup = _as_postgres(
@@ -223,9 +220,8 @@ endpoint = env["distribution.inbound.endpoint"].create(
 env.cr.commit()
 print("REPLICA-PROOF", key, endpoint.secret, endpoint.company_id.name, sep="\\t")
 """
-    odoo_bin = Path(os.environ.get("ODOO_PATH", "/opt/odoo")) / "odoo-bin"
     done = subprocess.run(
-        [sys.executable, str(odoo_bin), "shell", "-c", rc, "-d", db, "--no-http", "--log-level=warn"],
+        [sys.executable, str(odoo_bin()), "shell", "-c", rc, "-d", db, "--no-http", "--log-level=warn"],
         input=script,
         capture_output=True,
         text=True,
@@ -236,41 +232,6 @@ print("REPLICA-PROOF", key, endpoint.secret, endpoint.company_id.name, sep="\\t"
     assert line, f"odoo-bin shell made no key: {done.stdout[-1000:]} {done.stderr[-2000:]}"
     _tag, key, secret, company = line.split("\t")
     return key, secret, company
-
-
-@contextlib.contextmanager
-def _odoo_with_replica(rc, db, replica_port, log):
-    port = _free_port()
-    odoo_bin = Path(os.environ.get("ODOO_PATH", "/opt/odoo")) / "odoo-bin"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            str(odoo_bin),
-            "-c",
-            rc,
-            "-d",
-            db,
-            f"--db-filter=^{db}$",
-            "--http-interface=127.0.0.1",
-            f"--http-port={port}",
-            "--max-cron-threads=0",
-            "--db_replica_host=127.0.0.1",
-            f"--db_replica_port={replica_port}",
-            f"--logfile={log}",
-        ],
-        cwd=ROOT,
-        env=dict(os.environ, ODOO_PGAPPNAME="dc-replica-proof-{pid}"),
-    )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        wait_until_up(f"{url}/web/health", proc, log, 120)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def _post_webhooks(url, secret, company, count, answers):
@@ -295,10 +256,8 @@ def _replica_xacts(replica, db):
 
 
 def test_dashboard_health_and_metrics_read_on_the_replica(tmp_path):
-    template = os.environ.get("DISTRIBUTION_TEST_DB")
-    if not template:
-        pytest.fail("DISTRIBUTION_TEST_DB is not set: run the suite through `make test`")
-    rc = os.environ.get("ODOO_RC", str(ROOT / ".local" / "odoo-local.conf"))
+    template = database_under_test()
+    rc = odoo_rc()
     began = time.monotonic()
     primary = _connect()
     settings = dict(
@@ -335,7 +294,15 @@ def test_dashboard_health_and_metrics_read_on_the_replica(tmp_path):
                 assert _query(replica, "SELECT pg_is_in_recovery()")[0][0], "the copy is not a standby"
                 catch_up = _wait_replayed(primary, replica)
                 odoo_log = tmp_path / "odoo.log"
-                with _odoo_with_replica(rc, db, replica_port, odoo_log) as url:
+                with running_odoo(
+                    rc,
+                    db,
+                    odoo_log,
+                    "--db_replica_host=127.0.0.1",
+                    f"--db_replica_port={replica_port}",
+                    ready="/web/health",
+                    env=dict(os.environ, ODOO_PGAPPNAME="dc-replica-proof-{pid}"),
+                ) as url:
                     _prove(
                         url, db, key, secret, company, primary, replica, replica_log, odoo_log, replica_ready, catch_up
                     )
