@@ -1,5 +1,5 @@
 """What the fault tests run against: real Odoo servers (prefork, with a cron worker) on a throw-away copy of the
-test database, a local HTTP receiver standing for n8n, and JSON-RPC as a user would call it. Loopback only.
+test database, a local HTTP receiver standing for n8n (JSON-RPC is tests/rpc.py). Loopback only.
 
 Everything here is bounded: every wait has a deadline, every server started is killed (its whole process
 group) by the fixture that started it, whatever the outcome.
@@ -453,40 +453,7 @@ def post_event(url, code, secret, event_type, data, company, event_id=None, time
     return event_id, answer.status_code, content
 
 
-# -- JSON-RPC -------------------------------------------------------------------------------------------
-class RpcError(Exception):
-    pass
-
-
-class Rpc:
-    """A logged-in JSON-RPC session (one per thread: a requests.Session is not shared)."""
-
-    def __init__(self, url, db, login="admin", password="admin"):
-        self.url = url
-        self.session = requests.Session()
-        answer = self.session.post(
-            f"{url}/web/session/authenticate",
-            json={"jsonrpc": "2.0", "params": {"db": db, "login": login, "password": password}},
-            timeout=60,
-        ).json()
-        if not answer.get("result", {}).get("uid"):
-            raise RpcError(f"login refused: {answer.get('error')}")
-
-    def __call__(self, model, method, *args, **kwargs):
-        answer = self.session.post(
-            f"{self.url}/web/dataset/call_kw/{model}/{method}",
-            json={
-                "jsonrpc": "2.0",
-                "method": "call",
-                "params": {"model": model, "method": method, "args": list(args), "kwargs": kwargs},
-            },
-            timeout=120,
-        ).json()
-        if "error" in answer:
-            raise RpcError(answer["error"].get("data", {}).get("message") or answer["error"])
-        return answer["result"]
-
-
+# -- outcomes -------------------------------------------------------------------------------------------
 def duplicates(deliveries):
     """{event id: deliveries} of the events delivered more than once."""
     return {event_id: count for event_id, count in deliveries.items() if count > 1}

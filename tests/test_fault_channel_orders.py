@@ -27,10 +27,10 @@ import pytest
 import requests
 
 from .fault_harness import Receiver
-from .fault_harness import Rpc
 from .fault_harness import post_event
 from .fault_harness import servers_on_copy
 from .fault_harness import wait_for
+from .rpc import Rpc
 
 pytestmark = pytest.mark.fault
 

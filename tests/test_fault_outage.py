@@ -34,11 +34,11 @@ import pytest
 from .fault_harness import Database
 from .fault_harness import OdooServer
 from .fault_harness import Receiver
-from .fault_harness import Rpc
 from .fault_harness import health
 from .fault_harness import metrics_key
 from .fault_harness import server_config
 from .fault_harness import wait_for
+from .rpc import Rpc
 from .services import load_service
 
 pytestmark = pytest.mark.fault

@@ -29,11 +29,11 @@ import requests
 from .fault_harness import Database
 from .fault_harness import OdooServer
 from .fault_harness import PostgresCluster
-from .fault_harness import Rpc
 from .fault_harness import server_config
 from .fault_harness import wait_for
 from .odoo_process import database_under_test
 from .odoo_process import odoo_rc
+from .rpc import Rpc
 from .services import load_service
 
 pytestmark = [pytest.mark.fault, pytest.mark.pg_restart]

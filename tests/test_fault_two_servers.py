@@ -26,11 +26,11 @@ import requests
 from .fault_harness import Database
 from .fault_harness import OdooServer
 from .fault_harness import Receiver
-from .fault_harness import Rpc
-from .fault_harness import RpcError
 from .fault_harness import duplicates
 from .fault_harness import server_config
 from .fault_harness import wait_for
+from .rpc import Rpc
+from .rpc import RpcError
 
 pytestmark = pytest.mark.fault
 

@@ -32,6 +32,8 @@ from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
 
+from .odoo_process import database_under_test
+from .rpc import Rpc
 from .services import load_service
 
 signature = load_service("distribution_orchestration", "signature")
@@ -75,50 +77,12 @@ def fuzz_settings(default_examples):
     )
 
 
-# -- JSON-RPC as admin ------------------------------------------------------------------------------
-class Rpc:
-    def __init__(self, url):
-        self.url = url
-        self.session = requests.Session()
-        answer = self.session.post(
-            f"{url}/web/session/authenticate",
-            json={
-                "jsonrpc": "2.0",
-                "params": {"db": os.environ["DISTRIBUTION_TEST_DB"], "login": "admin", "password": "admin"},
-            },
-            timeout=30,
-        ).json()
-        assert answer.get("result", {}).get("uid"), answer
-
-    def __call__(self, model, method, *args, **kwargs):
-        answer = self.session.post(
-            f"{self.url}/web/dataset/call_kw/{model}/{method}",
-            json={
-                "jsonrpc": "2.0",
-                "method": "call",
-                "params": {"model": model, "method": method, "args": list(args), "kwargs": kwargs},
-            },
-            timeout=120,
-        ).json()
-        assert "error" not in answer, answer.get("error")
-        return answer["result"]
-
-    def count(self, model, domain=()):
-        return self(model, "search_count", list(domain))
-
-    def xmlid(self, xmlid):
-        module, name = xmlid.split(".")
-        return self("ir.model.data", "search_read", [("module", "=", module), ("name", "=", name)], fields=["res_id"])[
-            0
-        ]["res_id"]
-
-
 class Inbox:
     """This run's endpoints (one per handler, secret known), its sales channel, and the data the fuzz draws from."""
 
     def __init__(self, url):
         self.url = url
-        self.rpc = Rpc(url)
+        self.rpc = Rpc(url, database_under_test())
         self.web = requests.Session()
         rpc = self.rpc
         handlers = {

@@ -36,6 +36,7 @@ from .odoo_process import free_port
 from .odoo_process import odoo_bin
 from .odoo_process import odoo_rc
 from .odoo_process import running_odoo
+from .rpc import Rpc
 from .services import load_service
 
 pytestmark = pytest.mark.skipif(
@@ -315,13 +316,7 @@ def test_dashboard_health_and_metrics_read_on_the_replica(tmp_path):
 
 
 def _prove(url, db, key, secret, company, primary, replica, replica_log, odoo_log, replica_ready, catch_up):
-    session = requests.Session()
-    login = session.post(
-        f"{url}/web/session/authenticate",
-        json={"jsonrpc": "2.0", "params": {"db": db, "login": "admin", "password": "admin"}},
-        timeout=30,
-    ).json()
-    assert login.get("result", {}).get("uid"), login
+    rpc = Rpc(url, db, timeout=60)
     log_offset = replica_log.stat().st_size
     xacts_before = _replica_xacts(replica, db)
 
@@ -333,21 +328,7 @@ def _prove(url, db, key, secret, company, primary, replica, replica_log, odoo_lo
     lags = []
     while sender.is_alive() or reads["dashboard"] < 3:
         period = periods[reads["dashboard"] % 3]
-        answer = session.post(
-            f"{url}/web/dataset/call_kw/distribution.workflow.run/get_dashboard_data",
-            json={
-                "jsonrpc": "2.0",
-                "params": {
-                    "model": "distribution.workflow.run",
-                    "method": "get_dashboard_data",
-                    "args": [],
-                    "kwargs": {"period": period},
-                },
-            },
-            timeout=60,
-        ).json()
-        assert "error" not in answer, answer.get("error")
-        assert answer["result"]["period"] == period
+        assert rpc("distribution.workflow.run", "get_dashboard_data", period=period)["period"] == period
         reads["dashboard"] += 1
         auth = {"Authorization": f"Bearer {key}"}
         health = requests.get(f"{url}/distribution/health", headers=auth, timeout=30)

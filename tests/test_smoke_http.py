@@ -1,37 +1,12 @@
 """End-to-end smoke test: the real Odoo server, a real login over HTTP, the Distribution app."""
 
-import os
-
+import pytest
 import requests
 
 from .conftest import ADDONS
-
-
-def _call(session, url, model, method, *args, **kwargs):
-    answer = session.post(
-        f"{url}/web/dataset/call_kw/{model}/{method}",
-        json={
-            "jsonrpc": "2.0",
-            "method": "call",
-            "params": {"model": model, "method": method, "args": list(args), "kwargs": kwargs},
-        },
-        timeout=30,
-    ).json()
-    assert "error" not in answer, answer.get("error")
-    return answer["result"]
-
-
-def _login(url, password="admin"):
-    session = requests.Session()
-    answer = session.post(
-        f"{url}/web/session/authenticate",
-        json={
-            "jsonrpc": "2.0",
-            "params": {"db": os.environ["DISTRIBUTION_TEST_DB"], "login": "admin", "password": password},
-        },
-        timeout=30,
-    ).json()
-    return session, answer
+from .odoo_process import database_under_test
+from .rpc import Rpc
+from .rpc import RpcError
 
 
 def test_login_page_answers(odoo_server):
@@ -41,25 +16,18 @@ def test_login_page_answers(odoo_server):
 
 
 def test_wrong_password_is_refused(odoo_server):
-    _session, answer = _login(odoo_server, password="not-the-password")
-    assert "error" in answer
+    with pytest.raises(RpcError) as refused:
+        Rpc(odoo_server, database_under_test(), password="not-the-password", timeout=30)
+    assert refused.value.error, "the refusal carries no error from the server"
 
 
 def test_four_addons_installed_and_distribution_menu_loads(odoo_server):
-    session, answer = _login(odoo_server)
-    assert answer.get("result", {}).get("uid"), answer
-    modules = _call(
-        session,
-        odoo_server,
-        "ir.module.module",
-        "search_read",
-        [("name", "in", list(ADDONS))],
-        fields=["name", "state"],
-    )
+    rpc = Rpc(odoo_server, database_under_test(), timeout=30)
+    modules = rpc("ir.module.module", "search_read", [("name", "in", list(ADDONS))], fields=["name", "state"])
     assert {m["name"]: m["state"] for m in modules} == dict.fromkeys(ADDONS, "installed")
 
     # The menus as the web client loads them for admin (a Distribution Manager).
-    menus = session.get(f"{odoo_server}/web/webclient/load_menus/smoke", timeout=30)
+    menus = rpc.session.get(f"{odoo_server}/web/webclient/load_menus/smoke", timeout=30)
     assert menus.status_code == 200
     menus = menus.json()
     root = next((m for m in menus.values() if m["name"] == "Distribution" and m.get("appID") == m["id"]), None)
@@ -69,7 +37,7 @@ def test_four_addons_installed_and_distribution_menu_loads(odoo_server):
     # The app opens on an action the user may run.
     action = root["actionID"]
     assert action, "the Distribution app has no action to open"
-    loaded = session.post(
+    loaded = rpc.session.post(
         f"{odoo_server}/web/action/load", json={"jsonrpc": "2.0", "params": {"action_id": action}}, timeout=30
     ).json()
     assert "error" not in loaded, loaded.get("error")

@@ -35,11 +35,11 @@ from collections import Counter
 import pytest
 
 from .fault_harness import Receiver
-from .fault_harness import Rpc
 from .fault_harness import duplicates
 from .fault_harness import servers_on_copy
 from .fault_harness import signed_event
 from .fault_harness import wait_for
+from .rpc import Rpc
 
 pytestmark = pytest.mark.fault
 
