@@ -1,5 +1,6 @@
 """What the fault tests run against: real Odoo servers (prefork, with a cron worker) on a throw-away copy of the
-test database, a local HTTP receiver standing for n8n (JSON-RPC is tests/rpc.py). Loopback only.
+test database, a local HTTP receiver standing for n8n, the endpoints and products they use (made over JSON-RPC
+as a user would), and how they print their figures. Loopback only.
 
 Everything here is bounded: every wait has a deadline, every server started is killed (its whole process
 group) by the fixture that started it, whatever the outcome.
@@ -10,6 +11,7 @@ import contextlib
 import json
 import os
 import re
+import secrets
 import signal
 import subprocess
 import sys
@@ -29,6 +31,7 @@ from .odoo_process import ROOT
 from .odoo_process import free_port
 from .odoo_process import odoo_bin
 from .odoo_process import odoo_command
+from .odoo_process import odoo_rc
 from .services import load_service
 
 signature = load_service("distribution_orchestration", "signature")
@@ -413,20 +416,75 @@ def start_all(servers):
 
 
 @contextlib.contextmanager
+def database_copy(template, tmp, label):
+    """A throw-away copy of ``template`` named after ``label``, and the fault servers' configuration written in
+    ``tmp``; yields (configuration path, database). The copy is dropped at the end, whatever happened."""
+    rc = server_config(odoo_rc(), tmp / "odoo.conf")
+    db = Database(rc, template, f"{template}_{label}_{os.getpid()}")
+    db.create()
+    try:
+        yield rc, db
+    finally:
+        db.drop()
+
+
+@contextlib.contextmanager
 def servers_on_copy(template, tmp, names=("a", "b"), workers=2, extra_args=(), label="fault"):
     """Servers (prefork, one cron worker each) on a throw-away copy of ``template``; yields (database,
     servers). Every server is stopped and the copy dropped at the end, whatever happened."""
-    rc = server_config(os.environ.get("ODOO_RC", str(ROOT / ".local" / "odoo-local.conf")), tmp / "odoo.conf")
-    db = Database(rc, template, f"{template}_{label}_{os.getpid()}")
-    db.create()
-    servers = [OdooServer(name, rc, db.name, tmp, workers=workers, extra_args=extra_args) for name in names]
-    try:
-        start_all(servers)
-        yield db, servers
-    finally:
-        for server in servers:
-            server.stop()
-        db.drop()
+    with database_copy(template, tmp, label) as (rc, db):
+        servers = [OdooServer(name, rc, db.name, tmp, workers=workers, extra_args=extra_args) for name in names]
+        try:
+            start_all(servers)
+            yield db, servers
+        finally:
+            for server in servers:
+                server.stop()
+
+
+# -- what the tests set up over JSON-RPC ----------------------------------------------------------------
+def receiver_endpoint(admin, receiver, name, **vals):
+    """An outbound endpoint posting to ``receiver`` (its secret, a 2 s timeout, more ``vals``); answer its id."""
+    return admin(
+        "distribution.outbound.endpoint",
+        "create",
+        {"name": name, "url": receiver.url, "secret": receiver.secret, "timeout": 2, **vals},
+    )
+
+
+def inbound_endpoint(admin, name, code, handler):
+    """A signed inbound endpoint ``/distribution/webhook/<code>`` of ``handler`` with a new secret; answer (its
+    id, the secret, the name of its company: what a partner system signs its events with)."""
+    secret = secrets.token_urlsafe(24)
+    endpoint = admin(
+        "distribution.inbound.endpoint",
+        "create",
+        {"name": name, "code": code, "handler": handler, "secret": secret},
+    )
+    company = admin("distribution.inbound.endpoint", "read", [endpoint], ["company_id"])[0]["company_id"][1]
+    return endpoint, secret, company
+
+
+def customer_and_service(admin):
+    """(partner id, product id): the demo's customer Azure Interior and a service product on sale, what the
+    fault tests' orders are made of (an order of a service is never held for stock)."""
+    partner = admin("res.partner", "search", [("name", "=", "Azure Interior")], limit=1)[0]
+    service = admin("product.product", "search", [("type", "=", "service"), ("sale_ok", "=", True)], limit=1)[0]
+    return partner, service
+
+
+def scarce_product(admin, name):
+    """A storable product with no stock: the stock rule holds an order of it (order.held, exception.created)."""
+    return admin("product.product", "create", {"name": name, "type": "consu", "is_storable": True})
+
+
+def report(title, figures):
+    """Print ``figures`` ({label: value}) aligned under ``title`` (none: under what was printed before)."""
+    width = max(len(key) for key in figures)
+    if title:
+        print(f"\n--- {title} ---")
+    for key, value in figures.items():
+        print(f"  {key:<{width}}  {value}")
 
 
 # -- signed inbound events ------------------------------------------------------------------------------

@@ -27,9 +27,13 @@ import pytest
 import requests
 
 from .fault_harness import Receiver
+from .fault_harness import inbound_endpoint
 from .fault_harness import post_event
+from .fault_harness import receiver_endpoint
+from .fault_harness import report
 from .fault_harness import servers_on_copy
 from .fault_harness import wait_for
+from .odoo_process import database_under_test
 from .rpc import Rpc
 
 pytestmark = pytest.mark.fault
@@ -47,25 +51,15 @@ def shop(tmp_path_factory):
     """Two servers on a throw-away copy of DISTRIBUTION_TEST_DB, a web shop channel that confirms its orders
     at once, its signed inbound endpoint, the receiver of the order.confirmed events, and two inbox actions to
     run by hand (one per server)."""
-    template = os.environ.get("DISTRIBUTION_TEST_DB")
-    if not template:
-        pytest.fail("DISTRIBUTION_TEST_DB is not set: run the suite through `make test`")
     tmp = tmp_path_factory.mktemp("channel")
     secret = secrets.token_urlsafe(24)
-    with servers_on_copy(template, tmp, label="channel") as (db, servers), Receiver(secret, delay=0) as receiver:
+    with (
+        servers_on_copy(database_under_test(), tmp, label="channel") as (db, servers),
+        Receiver(secret, delay=0) as receiver,
+    ):
         admin = Rpc(servers[0].url, db.name)
-        inbound_secret = secrets.token_urlsafe(24)
-        endpoint = admin(
-            "distribution.inbound.endpoint",
-            "create",
-            {"name": "Fault shop orders", "code": ENDPOINT, "handler": "channel_order", "secret": inbound_secret},
-        )
-        company = admin("distribution.inbound.endpoint", "read", [endpoint], ["company_id"])[0]["company_id"][1]
-        admin(
-            "distribution.outbound.endpoint",
-            "create",
-            {"name": "Fault shop feedback", "url": receiver.url, "secret": secret, "timeout": 2},
-        )
+        endpoint, inbound_secret, company = inbound_endpoint(admin, "Fault shop orders", ENDPOINT, "channel_order")
+        receiver_endpoint(admin, receiver, "Fault shop feedback")
         admin("res.partner", "create", {"name": "Fault Shop Customer", "ref": "FAULT-SHOP-1"})
         admin(
             "product.product",
@@ -230,13 +224,6 @@ def _log_errors(shop):
     return ours, handled
 
 
-def _report(title, figures):
-    width = max(len(key) for key in figures)
-    print(f"\n--- {title} ---")
-    for key, value in figures.items():
-        print(f"  {key:<{width}}  {value}")
-
-
 def test_same_order_posted_to_two_servers_at_once_gives_one_order(shop):
     a, b = shop["servers"]
     refs = [f"FS-{number:03d}" for number in range(ORDERS)]
@@ -271,7 +258,7 @@ def test_same_order_posted_to_two_servers_at_once_gives_one_order(shop):
         for _id, _ref, _state, _attempts, result, error, _exc in events
     )
     ours, handled = _log_errors(shop)
-    _report(
+    report(
         "one channel order posted to two servers at once",
         {
             "orders x copies": f"{ORDERS} x {COPIES} (to a, b, a at the same instant)",
@@ -324,7 +311,7 @@ def test_changed_resend_of_a_confirmed_order_raises_once(shop):
     ids = [event_id for event_id, _status, _answer in answers]
     events = [row for row in _events(shop) if row[0] in ids]
     after = shop["db"].query("SELECT product_uom_qty FROM sale_order_line WHERE order_id = %s ORDER BY id", [order_id])
-    _report(
+    report(
         "changed resend of a confirmed order, to both servers at once",
         {
             "answers": [status for _id, status, _answer in answers],

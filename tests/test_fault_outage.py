@@ -27,17 +27,20 @@ import time
 from collections import Counter
 from collections import defaultdict
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
-from .fault_harness import Database
 from .fault_harness import OdooServer
 from .fault_harness import Receiver
+from .fault_harness import customer_and_service
+from .fault_harness import database_copy
 from .fault_harness import health
 from .fault_harness import metrics_key
-from .fault_harness import server_config
+from .fault_harness import receiver_endpoint
+from .fault_harness import report
+from .fault_harness import scarce_product
 from .fault_harness import wait_for
+from .odoo_process import database_under_test
 from .rpc import Rpc
 from .services import load_service
 
@@ -45,7 +48,6 @@ pytestmark = pytest.mark.fault
 
 backoff = load_service("distribution_orchestration", "backoff")
 
-ROOT = Path(__file__).resolve().parent.parent
 SOAK = bool(os.environ.get("SOAK_EVENTS"))
 OUTAGE_SECONDS = float(os.environ.get("OUTAGE_SECONDS") or (300 if SOAK else 20))
 ORDERS_PER_WAVE = 40 if SOAK else 10
@@ -62,71 +64,55 @@ REF = "OUTAGE-"
 def outage(tmp_path_factory):
     """One server on a throw-away copy of DISTRIBUTION_TEST_DB, the receiver, its endpoint, a Distribution
     Manager with a monitoring key; everything stopped and dropped at the end, whatever happened."""
-    template = os.environ.get("DISTRIBUTION_TEST_DB")
-    if not template:
-        pytest.fail("DISTRIBUTION_TEST_DB is not set: run the suite through `make test`")
     tmp = tmp_path_factory.mktemp("outage")
-    rc = server_config(os.environ.get("ODOO_RC", str(ROOT / ".local" / "odoo-local.conf")), tmp / "odoo.conf")
-    db = Database(rc, template, f"{template}_outage_{os.getpid()}")
-    db.create()
-    # The demo's outbox (its events, dead letters among them, and its delivery runs) is not this test's: the
-    # health checks read this test's outbox only. The copy is thrown away.
-    db.execute("DELETE FROM distribution_outbound_event")
-    db.execute(
-        "DELETE FROM distribution_workflow_run WHERE workflow_id IN "
-        "(SELECT id FROM distribution_workflow WHERE code = 'outbox_delivery')"
-    )
-    server = OdooServer("outage", rc, db.name, tmp)
-    secret = secrets.token_urlsafe(24)
-    try:
-        key = metrics_key(rc, db.name)
-        with Receiver(secret, delay=0.005) as receiver:
-            server.start()
-            admin = Rpc(server.url, db.name)
-            endpoint = admin(
-                "distribution.outbound.endpoint",
-                "create",
-                {
-                    "name": "Outage receiver",
-                    "url": receiver.url,
-                    "secret": secret,
-                    "timeout": 2,
-                    "max_attempts": MAX_ATTEMPTS,
-                },
-            )
-            manager_group = admin(
-                "ir.model.data", "check_object_reference", "distribution_observability", "group_distribution_manager"
-            )[1]
-            user_group = admin("ir.model.data", "check_object_reference", "base", "group_user")[1]
-            admin(
-                "res.users",
-                "create",
-                {
-                    "name": "Outage Manager",
-                    "login": "outage.manager",
-                    "password": "outage.manager",
-                    "groups_id": [(4, manager_group), (4, user_group)],
-                },
-            )
-            partner = admin("res.partner", "search", [("name", "=", "Azure Interior")], limit=1)[0]
-            service = admin("product.product", "search", [("type", "=", "service"), ("sale_ok", "=", True)], limit=1)
-            scarce = admin(
-                "product.product", "create", {"name": "Outage scarce widget", "type": "consu", "is_storable": True}
-            )
-            yield {
-                "db": db,
-                "server": server,
-                "receiver": receiver,
-                "endpoint": endpoint,
-                "admin": admin,
-                "key": key,
-                "partner": partner,
-                "products": (service[0], scarce),
-                "serial": iter(range(10**9)),
-            }
-    finally:
-        server.stop()
-        db.drop()
+    with database_copy(database_under_test(), tmp, "outage") as (rc, db):
+        # The demo's outbox (its events, dead letters among them, and its delivery runs) is not this test's: the
+        # health checks read this test's outbox only. The copy is thrown away.
+        db.execute("DELETE FROM distribution_outbound_event")
+        db.execute(
+            "DELETE FROM distribution_workflow_run WHERE workflow_id IN "
+            "(SELECT id FROM distribution_workflow WHERE code = 'outbox_delivery')"
+        )
+        server = OdooServer("outage", rc, db.name, tmp)
+        secret = secrets.token_urlsafe(24)
+        try:
+            key = metrics_key(rc, db.name)
+            with Receiver(secret, delay=0.005) as receiver:
+                server.start()
+                admin = Rpc(server.url, db.name)
+                endpoint = receiver_endpoint(admin, receiver, "Outage receiver", max_attempts=MAX_ATTEMPTS)
+                manager_group = admin(
+                    "ir.model.data",
+                    "check_object_reference",
+                    "distribution_observability",
+                    "group_distribution_manager",
+                )[1]
+                user_group = admin("ir.model.data", "check_object_reference", "base", "group_user")[1]
+                admin(
+                    "res.users",
+                    "create",
+                    {
+                        "name": "Outage Manager",
+                        "login": "outage.manager",
+                        "password": "outage.manager",
+                        "groups_id": [(4, manager_group), (4, user_group)],
+                    },
+                )
+                partner, service = customer_and_service(admin)
+                scarce = scarce_product(admin, "Outage scarce widget")
+                yield {
+                    "db": db,
+                    "server": server,
+                    "receiver": receiver,
+                    "endpoint": endpoint,
+                    "admin": admin,
+                    "key": key,
+                    "partner": partner,
+                    "products": (service, scarce),
+                    "serial": iter(range(10**9)),
+                }
+        finally:
+            server.stop()
 
 
 # -- business -------------------------------------------------------------------------------------------------
@@ -256,13 +242,6 @@ def _outbox_health(fault):
     return f"{body['status']} (HTTP {status}; not ok besides the outbox: {', '.join(others) or 'none'})", levels
 
 
-def _report(title, figures):
-    width = max(len(key) for key in figures)
-    print(f"\n--- {title} ---")
-    for key, value in figures.items():
-        print(f"  {key:<{width}}  {value}")
-
-
 # -- the tests ----------------------------------------------------------------------------------------------------
 def test_receiver_outage_backs_off_then_delivers_in_order(outage):
     """Item 3: 503 for the first half of the outage, refused connections for the second, then recovery."""
@@ -323,7 +302,7 @@ def test_receiver_outage_backs_off_then_delivers_in_order(outage):
         (at for at, event_id, status in receiver.arrivals if status == 200 and event_id in outage_events),
         default=None,
     )
-    _report(
+    report(
         f"receiver outage of {OUTAGE_SECONDS:.0f} s (503, then refused from {refused_from - started:.0f} s)",
         {
             "orders (wave 1 / released / wave 2 / after)": (
@@ -406,7 +385,7 @@ def test_dead_letters_replayed_by_a_manager(outage):
     health_after = _outbox_health(outage)
     admin("distribution.outbound.endpoint", "write", [outage["endpoint"]], {"max_attempts": MAX_ATTEMPTS})
     received = receiver.snapshot()
-    _report(
+    report(
         f"dead letters (max attempts {DEAD_LETTER_BUDGET}), replayed by a Distribution Manager",
         {
             "orders": len(orders),

@@ -18,23 +18,24 @@ import secrets
 import threading
 import time
 from collections import Counter
-from pathlib import Path
 
 import pytest
 import requests
 
-from .fault_harness import Database
-from .fault_harness import OdooServer
 from .fault_harness import Receiver
+from .fault_harness import customer_and_service
 from .fault_harness import duplicates
-from .fault_harness import server_config
+from .fault_harness import receiver_endpoint
+from .fault_harness import report
+from .fault_harness import scarce_product
+from .fault_harness import servers_on_copy
 from .fault_harness import wait_for
+from .odoo_process import database_under_test
 from .rpc import Rpc
 from .rpc import RpcError
 
 pytestmark = pytest.mark.fault
 
-ROOT = Path(__file__).resolve().parent.parent
 EVENTS = int(os.environ.get("SOAK_EVENTS") or 240)
 # The outbox lease (system parameter distribution_orchestration.outbox_lease_seconds, 15 minutes by default):
 # shortened so that the killed worker's events come back within the test. Its batch budget is a third of it.
@@ -55,51 +56,32 @@ REF = "FAULT-"
 def fault(tmp_path_factory):
     """Two servers on a throw-away copy of DISTRIBUTION_TEST_DB, the receiver and its endpoint; everything
     stopped and dropped at the end, whatever happened."""
-    template = os.environ.get("DISTRIBUTION_TEST_DB")
-    if not template:
-        pytest.fail("DISTRIBUTION_TEST_DB is not set: run the suite through `make test`")
     tmp = tmp_path_factory.mktemp("fault")
-    rc = server_config(os.environ.get("ODOO_RC", str(ROOT / ".local" / "odoo-local.conf")), tmp / "odoo.conf")
-    db = Database(rc, template, f"{template}_fault_{os.getpid()}")
-    db.create()
-    servers = [OdooServer(name, rc, db.name, tmp) for name in ("a", "b")]
     secret = secrets.token_urlsafe(24)
-    try:
-        with Receiver(secret, delay=RECEIVER_DELAY) as receiver:
-            for server in servers:
-                server.start()
-            admin = Rpc(servers[0].url, db.name)
-            admin(
-                "ir.config_parameter",
-                "set_param",
-                "distribution_orchestration.outbox_lease_seconds",
-                str(LEASE_SECONDS),
-            )
-            endpoint = admin(
-                "distribution.outbound.endpoint",
-                "create",
-                {"name": "Fault receiver", "url": receiver.url, "secret": secret, "timeout": 2, "max_attempts": 8},
-            )
-            partner = admin("res.partner", "search", [("name", "=", "Azure Interior")], limit=1)[0]
-            service = admin("product.product", "search", [("type", "=", "service"), ("sale_ok", "=", True)], limit=1)
-            # A storable product with no stock: the stock rule holds the order (order.held, exception.created).
-            scarce = admin(
-                "product.product", "create", {"name": "Fault scarce widget", "type": "consu", "is_storable": True}
-            )
-            yield {
-                "db": db,
-                "servers": servers,
-                "receiver": receiver,
-                "endpoint": endpoint,
-                "partner": partner,
-                "products": (service[0], scarce),
-                "serial": iter(range(10**9)),
-                "serial_lock": threading.Lock(),
-            }
-    finally:
-        for server in servers:
-            server.stop()
-        db.drop()
+    with (
+        servers_on_copy(database_under_test(), tmp, label="fault") as (db, servers),
+        Receiver(secret, delay=RECEIVER_DELAY) as receiver,
+    ):
+        admin = Rpc(servers[0].url, db.name)
+        admin(
+            "ir.config_parameter",
+            "set_param",
+            "distribution_orchestration.outbox_lease_seconds",
+            str(LEASE_SECONDS),
+        )
+        endpoint = receiver_endpoint(admin, receiver, "Fault receiver", max_attempts=8)
+        partner, service = customer_and_service(admin)
+        scarce = scarce_product(admin, "Fault scarce widget")
+        yield {
+            "db": db,
+            "servers": servers,
+            "receiver": receiver,
+            "endpoint": endpoint,
+            "partner": partner,
+            "products": (service, scarce),
+            "serial": iter(range(10**9)),
+            "serial_lock": threading.Lock(),
+        }
 
 
 # -- producing ----------------------------------------------------------------------------------------------
@@ -219,13 +201,6 @@ def _logged_batches(fault):
     return {server.name: server.outbox_batches() for server in fault["servers"]}
 
 
-def _report(title, figures):
-    width = max(len(key) for key in figures)
-    print(f"\n--- {title} ---")
-    for key, value in figures.items():
-        print(f"  {key:<{width}}  {value}")
-
-
 # -- the tests --------------------------------------------------------------------------------------------------
 def test_two_servers_deliver_every_event_once(fault):
     """Item 1: two servers with a cron worker each share the outbox; every event is delivered exactly once."""
@@ -258,7 +233,7 @@ def test_two_servers_deliver_every_event_once(fault):
             WHERE workflow.code = 'outbox_delivery' AND run.parent_id IS NULL AND run.id >= %s""",
         [first_run],
     )[0]
-    _report(
+    report(
         "two servers, one database",
         {
             "orders confirmed (a / b)": f"{stats['a']} / {stats['b']}",
@@ -366,7 +341,7 @@ def test_kill9_during_delivery_loses_nothing(fault):
         "WHERE event_id = ANY(%s) AND state = 'delivered'",
         [list(stuck)],
     )[0]
-    _report(
+    report(
         "kill -9 of the posting server, restart",
         {
             "victim": f"server {victim.name} (restarted in {restarted_after:.1f} s)",

@@ -35,10 +35,15 @@ from collections import Counter
 import pytest
 
 from .fault_harness import Receiver
+from .fault_harness import customer_and_service
 from .fault_harness import duplicates
+from .fault_harness import inbound_endpoint
+from .fault_harness import receiver_endpoint
+from .fault_harness import report
 from .fault_harness import servers_on_copy
 from .fault_harness import signed_event
 from .fault_harness import wait_for
+from .odoo_process import database_under_test
 from .rpc import Rpc
 
 pytestmark = pytest.mark.fault
@@ -58,9 +63,7 @@ MIB = 1024 * 1024
 
 @pytest.fixture(scope="module")
 def soak(tmp_path_factory):
-    template = os.environ.get("DISTRIBUTION_TEST_DB")
-    if not template:
-        pytest.fail("DISTRIBUTION_TEST_DB is not set: run the suite through `make test`")
+    template = database_under_test()
     tmp = tmp_path_factory.mktemp("soak")
     secret = secrets.token_urlsafe(24)
     with (
@@ -72,18 +75,8 @@ def soak(tmp_path_factory):
     ):
         server = servers[0]
         admin = Rpc(server.url, db.name)
-        inbound_secret = secrets.token_urlsafe(24)
-        endpoint = admin(
-            "distribution.inbound.endpoint",
-            "create",
-            {"name": "Soak carrier", "code": CODE, "handler": "carrier_status", "secret": inbound_secret},
-        )
-        company = admin("distribution.inbound.endpoint", "read", [endpoint], ["company_id"])[0]["company_id"][1]
-        outbound = admin(
-            "distribution.outbound.endpoint",
-            "create",
-            {"name": "Soak receiver", "url": receiver.url, "secret": secret, "timeout": 2},
-        )
+        endpoint, inbound_secret, company = inbound_endpoint(admin, "Soak carrier", CODE, "carrier_status")
+        outbound = receiver_endpoint(admin, receiver, "Soak receiver")
         pickings = [
             name
             for (name,) in db.query(
@@ -91,8 +84,7 @@ def soak(tmp_path_factory):
             )
         ]
         assert pickings, "the test database has open deliveries (demo data)"
-        partner = admin("res.partner", "search", [("name", "=", "Azure Interior")], limit=1)[0]
-        service = admin("product.product", "search", [("type", "=", "service"), ("sale_ok", "=", True)], limit=1)[0]
+        partner, service = customer_and_service(admin)
         yield {
             "db": db,
             "server": server,
@@ -329,9 +321,7 @@ def test_soak_inbound_and_outbound(soak):
         "workers replaced": replaced,
         "errors in the log (ours)": len(ours),
     }
-    width = max(len(key) for key in figures)
-    for key, value in figures.items():
-        print(f"  {key:<{width}}  {value}")
+    report(None, figures)
 
     assert samples and len(workers) >= 3, (samples, workers_at_start)
     assert not client.errors, client.errors
