@@ -1,8 +1,15 @@
+import logging
+
+import psycopg2
+
 from odoo import api
 from odoo import fields
 from odoo import models
+from odoo.tools import SQL
 
 from ..services import dispatch
+
+_logger = logging.getLogger(__name__)
 
 DISPATCH_FIELDS = ("dispatch_score", "dispatch_breakdown", "dispatch_scored_at")
 WORKFLOW_CODE = "dispatch_scoring"
@@ -143,8 +150,32 @@ class DistributionDispatchMixin(models.AbstractModel):
             ("dispatch_scored_at", "=", False),
             ("dispatch_scored_at", "<", stale_before),
         ]
-        todo = self.search(domain, order="dispatch_scored_at asc nulls first, id", limit=self._dispatch_batch_size)
-        remaining = self.search_count(domain) - len(todo) if len(todo) == self._dispatch_batch_size else 0
+        found = self.search(domain, order="dispatch_scored_at asc nulls first, id", limit=self._dispatch_batch_size)
+        remaining = self.search_count(domain) - len(found) if len(found) == self._dispatch_batch_size else 0
+        todo = found._dispatch_claim()
         todo._recompute_dispatch_score()
         self.env["ir.cron"]._notify_progress(done=len(todo), remaining=remaining)
         return todo
+
+    def _dispatch_claim(self):
+        """The records of ``self`` this transaction may rescore, row-locked. The scheduled action runs next to
+        users and other workers (another server releasing orders, reserving stock, writing the same
+        documents): a document another transaction holds is skipped (SKIP LOCKED) and scored at the next run,
+        and when one of them was changed after this transaction's snapshot (Odoo's REPEATABLE READ refuses to
+        lock it), the batch is left to the next run, which sees the change. Never a failed job."""
+        if not self:
+            return self
+        self.flush_recordset()
+        # Raw SQL: row locks with SKIP LOCKED are not available through the ORM.
+        query = SQL(
+            "SELECT id FROM %s WHERE id IN %s ORDER BY id FOR NO KEY UPDATE SKIP LOCKED",
+            SQL.identifier(self._table),
+            tuple(self.ids),
+        )
+        try:
+            with self.env.cr.savepoint(flush=False):
+                self.env.cr.execute(query, log_exceptions=False)
+                return self.browse([row[0] for row in self.env.cr.fetchall()])
+        except psycopg2.errors.SerializationFailure:
+            _logger.info("Dispatch scores of %s: a document changed concurrently, left to the next run.", self._name)
+            return self.browse()

@@ -92,7 +92,7 @@ class StockPicking(models.Model):
                 ("id", "not in", scored.ids),
             ],
             limit=self._dispatch_batch_size,
-        )
+        )._dispatch_claim()
         pending._recompute_dispatch_score()
         return scored | pending
 

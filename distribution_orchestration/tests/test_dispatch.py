@@ -2,8 +2,11 @@ from datetime import datetime
 from datetime import timedelta
 
 from freezegun import freeze_time
+from psycopg2.extensions import TRANSACTION_STATUS_INTRANS
 
+from odoo import SUPERUSER_ID
 from odoo import Command
+from odoo import api
 from odoo.exceptions import AccessError
 from odoo.tests import new_test_user
 from odoo.tests import tagged
@@ -336,3 +339,59 @@ QUERIES_TO_RESCORE = 7
 # Plus the priority write (pickings and their moves) and the chatter notes, in batch.
 # Plus the one read of the outbox endpoints for the picking.priority_changed events of the batch.
 QUERIES_TO_RESCORE_AND_STAR = 15
+
+
+@tagged("post_install", "-at_install")
+class TestDispatchScoringWorkers(TransactionCase):
+    """The dispatch scoring's scheduled action runs next to other workers and servers that write the same
+    deliveries (an order released on another server, stock reserved): a delivery another transaction holds is
+    skipped and left to the next run, and a delivery changed after the run's snapshot leaves the batch to the
+    next run, without a failed job. The deliveries are committed (both connections must see them) and removed
+    at the end."""
+
+    def test_held_or_changed_deliveries_are_left_to_the_next_run(self):
+        registry = self.env.registry
+        with registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            warehouse = env["stock.warehouse"].search([("company_id", "=", env.company.id)], limit=1)
+            ids = (
+                env["stock.picking"]
+                .create(
+                    [
+                        {
+                            "partner_id": env.user.partner_id.id,
+                            "picking_type_id": warehouse.out_type_id.id,
+                            "location_id": warehouse.lot_stock_id.id,
+                            "location_dest_id": env.ref("stock.stock_location_customers").id,
+                        }
+                        for _ in range(2)
+                    ]
+                )
+                .ids
+            )
+        held_id, free_id = ids
+        try:
+            holder, runner = registry.cursor(), registry.cursor()
+            try:
+                # Another worker holds one delivery (its transaction is still open).
+                holder.execute("SELECT id FROM stock_picking WHERE id = %s FOR NO KEY UPDATE", [held_id])
+                pickings = api.Environment(runner, SUPERUSER_ID, {})["stock.picking"].browse(ids)
+                self.assertEqual(pickings._dispatch_claim().ids, [free_id], "the held delivery is skipped")
+                runner.rollback()
+                # The run's snapshot is taken; the other worker then changes the delivery and commits.
+                runner.execute("SELECT 1")
+                holder.execute("UPDATE stock_picking SET origin = 'changed elsewhere' WHERE id = %s", [held_id])
+                holder.commit()
+                claimed = pickings._dispatch_claim()
+                self.assertFalse(claimed, "a delivery changed since the snapshot: the batch waits for the next run")
+                self.assertEqual(runner._cnx.info.transaction_status, TRANSACTION_STATUS_INTRANS, "the run goes on")
+                runner.rollback()
+                self.assertEqual(pickings._dispatch_claim().ids, ids, "the next run takes both")
+            finally:
+                runner.rollback()
+                holder.rollback()
+                runner.close()
+                holder.close()
+        finally:
+            with registry.cursor() as cr:
+                api.Environment(cr, SUPERUSER_ID, {})["stock.picking"].browse(ids).unlink()
