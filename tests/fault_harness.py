@@ -106,6 +106,13 @@ class Database:
         conn.close()
         return count
 
+    def wake_crons(self):
+        """Wake the servers' cron workers as ``ir.cron._trigger()`` does once its transaction commits: a
+        notification on the ``postgres`` database, where they listen (not on this one)."""
+        with psycopg2.connect(dbname="postgres", **self.dsn) as conn, conn.cursor() as cr:
+            cr.execute("SELECT pg_notify('cron_trigger', %s)", [self.name])
+        conn.close()
+
     def query(self, sql, params=None):
         with psycopg2.connect(dbname=self.name, **self.dsn) as conn, conn.cursor() as cr:
             cr.execute(sql, params)

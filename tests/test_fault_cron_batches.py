@@ -24,18 +24,21 @@ from collections import Counter
 import pytest
 
 from .fault_harness import Receiver
-from .fault_harness import Rpc
+from .fault_harness import receiver_endpoint
+from .fault_harness import report
 from .fault_harness import servers_on_copy
 from .fault_harness import wait_for
+from .odoo_process import database_under_test
+from .rpc import Rpc
 
 pytestmark = pytest.mark.fault
 
 ORDERS = int(os.environ.get("FAULT_CRON_ORDERS") or 60)
-TIERS = int(os.environ.get("FAULT_CRON_TIERS") or 80)
+TIERS = int(os.environ.get("FAULT_CRON_TIERS") or 120)
 RULES = int(os.environ.get("FAULT_CRON_RULES") or 80)
 CHUNK = 20  # orders created, then confirmed, per JSON-RPC call
 # How long after the job's start the server is killed: well inside a batch that lasts seconds.
-KILL_AFTER = 0.4
+KILL_AFTER = 0.3
 RECOVER_SECONDS = 180
 REF = "CRONKILL-"
 CRONS = {
@@ -46,31 +49,20 @@ CRONS = {
 WORKFLOWS = ("hold_release", "order_validation", "approval_escalation", "alert_evaluation")
 
 
-def _xmlid(admin, xmlid):
-    module, name = xmlid.split(".")
-    return admin("ir.model.data", "search_read", [("module", "=", module), ("name", "=", name)], ["res_id"])[0][
-        "res_id"
-    ]
-
-
 @pytest.fixture(scope="module")
 def crons(tmp_path_factory):
     """Two servers on a copy of DISTRIBUTION_TEST_DB, a receiver of the outbox, and the three scheduled
     actions switched off (as an administrator would, in Settings > Scheduled Actions) while their work is
     prepared, so that each batch is whole when it starts."""
-    template = os.environ.get("DISTRIBUTION_TEST_DB")
-    if not template:
-        pytest.fail("DISTRIBUTION_TEST_DB is not set: run the suite through `make test`")
     tmp = tmp_path_factory.mktemp("cronkill")
     secret = secrets.token_urlsafe(24)
-    with servers_on_copy(template, tmp, label="cronkill") as (db, servers), Receiver(secret, delay=0) as receiver:
+    with (
+        servers_on_copy(database_under_test(), tmp, label="cronkill") as (db, servers),
+        Receiver(secret, delay=0) as receiver,
+    ):
         admin = Rpc(servers[0].url, db.name)
-        admin(
-            "distribution.outbound.endpoint",
-            "create",
-            {"name": "Cron kill receiver", "url": receiver.url, "secret": secret, "timeout": 2},
-        )
-        ids = {key: _xmlid(admin, xmlid) for key, xmlid in CRONS.items()}
+        receiver_endpoint(admin, receiver, "Cron kill receiver")
+        ids = {key: admin.xmlid(xmlid) for key, xmlid in CRONS.items()}
         admin("ir.cron", "write", list(ids.values()), {"active": False})
         yield {"db": db, "servers": servers, "crons": ids, "receiver": receiver}
 
@@ -83,11 +75,11 @@ def _admin(crons):
 
 # -- the scheduler, as the clock and a log reader ------------------------------------------------------------
 def _make_due(db, cron_id):
-    """Switch the scheduled action on and make it due now: a trigger row and the notification the scheduler
-    listens to, what ``ir.cron._trigger()`` writes (the test stands for the clock)."""
+    """Switch the scheduled action on and make it due now: a trigger row and the notification the cron workers
+    listen to, what ``ir.cron._trigger()`` writes (the test stands for the clock)."""
     db.execute("UPDATE ir_cron SET active = true WHERE id = %s", [cron_id])
     db.execute("INSERT INTO ir_cron_trigger (cron_id, call_at) VALUES (%s, now() at time zone 'UTC')", [cron_id])
-    db.execute("SELECT pg_notify('cron_trigger', %s)", [db.name])
+    db.wake_crons()
 
 
 def _job_lines(server, cron_id, since):
@@ -177,7 +169,7 @@ def _recover(crons, key, complete, kill):
     deadline = time.monotonic() + RECOVER_SECONDS
     while not complete():
         assert time.monotonic() < deadline, f"job {key} not done again within {RECOVER_SECONDS} s of the kill"
-        db.execute("SELECT pg_notify('cron_trigger', %s)", [db.name])
+        db.wake_crons()
         time.sleep(1)
     runs = {
         server.name: [line for line in _job_lines(server, cron_id, kill["since"]) if line[0] == "done"]
@@ -198,13 +190,6 @@ def _running_runs(db):
             WHERE run.state = 'running' AND workflow.code = ANY(%s) GROUP BY 1""",
         [list(WORKFLOWS)],
     )
-
-
-def _report(title, figures):
-    width = max(len(key) for key in figures)
-    print(f"\n--- {title} ---")
-    for name, value in figures.items():
-        print(f"  {name:<{width}}  {value}")
 
 
 def _assert_killed_mid_batch(kill, total):
@@ -283,7 +268,7 @@ def test_kill9_during_held_order_revalidation(crons):
             WHERE sale_order.client_order_ref LIKE %s GROUP BY exc.res_id, exc.source_key""",
         [f"{REF}H%"],
     )
-    _report(
+    report(
         "kill -9 inside the held-order re-validation",
         {
             "orders held, then stock arrived": ORDERS,
@@ -314,9 +299,9 @@ def test_kill9_during_held_order_revalidation(crons):
 def test_kill9_during_escalation(crons):
     """Overdue approval tiers: the escalation's batch is killed, done again, and escalates each tier once."""
     db, admin = crons["db"], _admin(crons)
-    partner = _xmlid(admin, "base.res_partner_12")  # a key account: the demo matrix's two-second SLA
-    product = _xmlid(admin, "product.product_product_16")
-    head_of_sales = _xmlid(admin, "distribution_approvals.user_demo_head_of_sales")
+    partner = admin.xmlid("base.res_partner_12")  # a key account: the demo matrix's two-second SLA
+    product = admin.xmlid("product.product_product_16")
+    head_of_sales = admin.xmlid("distribution_approvals.user_demo_head_of_sales")
     for start in range(0, TIERS, CHUNK):
         ids = admin(
             "sale.order",
@@ -377,7 +362,7 @@ def test_kill9_during_escalation(crons):
         [requests_],
     )
     verified = _admin(crons)("distribution.audit.entry", "action_verify_integrity", [])
-    _report(
+    report(
         "kill -9 inside the approval escalation",
         {
             "overdue tiers": TIERS,
@@ -404,8 +389,8 @@ def test_kill9_during_alert_evaluation(crons):
     """Alert rules that trip: the evaluation's batch is killed, done again, and opens and notifies each
     incident once."""
     db, admin = crons["db"], _admin(crons)
-    queue = _xmlid(admin, "distribution_orchestration.distribution_queue_monitor_outbox_pending")
-    admin_id = _xmlid(admin, "base.user_admin")
+    queue = admin.xmlid("distribution_orchestration.distribution_queue_monitor_outbox_pending")
+    admin_id = admin.xmlid("base.user_admin")
     channel = admin("discuss.channel", "create", {"name": "Cron kill alerts"})
     # A threshold of 0 trips on any backlog, an empty one included (a breach is value >= threshold).
     rules = admin(
@@ -452,7 +437,7 @@ def test_kill9_during_alert_evaluation(crons):
             WHERE rule.id = ANY(%s) GROUP BY 1""",
         [channel, rules],
     )
-    _report(
+    report(
         "kill -9 inside the alert evaluation",
         {
             "tripping rules": RULES,
