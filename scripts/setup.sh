@@ -41,6 +41,7 @@ APT_PACKAGES=(
   libjpeg-dev zlib1g-dev
   chromium          # Odoo tours (HttpCase.start_tour) in headless Chromium
   docker-compose    # validates docker-compose.yml without an engine
+  wrk               # HTTP load of the inbound soak (make test, make soak) and of the inbound benchmark
 )
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
