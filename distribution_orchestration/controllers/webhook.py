@@ -41,14 +41,16 @@ class DistributionWebhookController(http.Controller):
     )
     def receive(self, code, **_params):
         httprequest = request.httprequest
-        if httprequest.method != "POST":
-            return self._answer(
-                405, "method_not_allowed", f"use POST, not {httprequest.method}", headers=[("Allow", "POST")]
-            )
         # sudo: the caller is not an Odoo user (auth='none'); the HMAC signature of the endpoint's secret
         # authenticates it, checked below before anything is stored.
         env = request.env(user=SUPERUSER_ID, su=True)
         endpoint = env["distribution.inbound.endpoint"]._inbox_endpoint(code)
+        if httprequest.method != "POST":
+            # Counted on the endpoint like any refusal, so that a sender stuck on another verb shows there.
+            reason = f"use POST, not {httprequest.method}"
+            if endpoint:
+                return self._reject(endpoint, 405, "method_not_allowed", reason, headers=[("Allow", "POST")])
+            return self._answer(405, "method_not_allowed", reason, headers=[("Allow", "POST")])
         if not endpoint:
             _logger.info("Inbound webhook: unknown or inactive endpoint %r", code[:64])
             return self._answer(404, "not_found", "no active endpoint with this code")
@@ -131,7 +133,7 @@ class DistributionWebhookController(http.Controller):
             payload["problems"] = problems
         return request.make_json_response(payload, status=status, headers=headers)
 
-    def _reject(self, endpoint, status, error, reason, problems=None, body=None):
+    def _reject(self, endpoint, status, error, reason, problems=None, body=None, headers=None):
         """Answer a refused request, count it in the rejection log and log it (at most once a minute per
         endpoint and process): the reason and at most an excerpt of the (unauthenticated) body, never the
         secret nor the signature."""
@@ -152,7 +154,7 @@ class DistributionWebhookController(http.Controller):
                 inbound.excerpt(body) if body is not None else None,
                 f"; {last[1]} more rejection(s) not logged in the last minute" if last and last[1] else "",
             )
-        return self._answer(status, error, reason, problems=problems)
+        return self._answer(status, error, reason, problems=problems, headers=headers)
 
     def _trigger_processing(self, env):
         now = time.monotonic()

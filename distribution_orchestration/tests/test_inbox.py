@@ -221,8 +221,13 @@ class TestInbox(HttpCase):
                 self.assertEqual(response.headers.get("Allow"), "POST")
                 self.assertEqual(response.json()["error"], "method_not_allowed")
         self.assertFalse(self._events(self.carrier))
+        # Each is a refusal of the endpoint: counted, with its reason.
         self.carrier.invalidate_recordset()
-        self.assertEqual(self.carrier.rejected_count, 0)
+        self.assertEqual(self.carrier.rejected_count, 3)
+        self.assertEqual(self.carrier.last_rejection_reason, "405 use POST, not DELETE")
+        # Another verb on an unknown code: 405 all the same, counted nowhere.
+        response = self.opener.get(f"{self.base_url()}/distribution/webhook/no-such-endpoint", timeout=12)
+        self.assertEqual(response.status_code, 405)
 
     # -- accepting -------------------------------------------------------------------------------
     def test_accept_then_duplicate(self):
