@@ -368,6 +368,29 @@ class TestOutbox(OutboxCase):
         self._deliver()
         self.assertEqual((event.state, event.attempts), ("delivered", 3))
 
+    def test_a_retry_wakes_the_scheduled_action_when_it_falls_due(self):
+        """A failed delivery is retried at its time, not at the scheduled action's next minute."""
+        cron = self.env.ref("distribution_orchestration.ir_cron_distribution_outbox_deliver")
+        Trigger = self.env["ir.cron.trigger"].sudo()
+        first, second = self._emit(self.partners[0]), self._emit(self.partners[1])
+        self.receiver.answer(first.event_id, (503, {}, "down", 0))
+        self.receiver.answer(second.event_id, (429, {"Retry-After": "900"}, "slow down", 0))
+        before = Trigger.search([("cron_id", "=", cron.id)])
+        with mute_logger(EVENT_LOGGER):
+            self._deliver()
+        self.assertEqual((first.state, second.state), ("pending", "pending"))
+        added = Trigger.search([("cron_id", "=", cron.id)]) - before
+        self.assertEqual(added.mapped("call_at"), [first.next_attempt_at], "one wake-up, at the earliest retry")
+        # Retried early (by hand) and failing again: its next retry comes after the wake-up already planned,
+        # which is enough (that run plans the next one).
+        self._make_due(first)
+        self.receiver.answer(first.event_id, (503, {}, "down", 0))
+        with mute_logger(EVENT_LOGGER):
+            self._deliver()
+        self.assertEqual(first.attempts, 2)
+        self.assertGreater(first.next_attempt_at, added.call_at)
+        self.assertEqual(Trigger.search([("cron_id", "=", cron.id)]) - before, added)
+
     def test_timeout_is_retried(self):
         # The test framework raises every HTTP timeout under 10 s to 10 s: the timeout is simulated.
         event = self._emit(self.partners[0])
