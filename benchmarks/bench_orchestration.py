@@ -14,20 +14,20 @@ interrupted run leaves nothing either). Existing validation rules are switched o
 
 What it prints, each figure next to its baseline measured in the same run:
 
-1. Confirmation of a sales order of 1, 20 and 100 lines (``--lines``), by a salesperson (record rules apply), in
-   three scenarios: "skip" (the plain sale confirmation: the sale module's own ``action_confirm`` is called, inside
-   the pipeline's confirmation verb, so no check runs; no context key skips the pipeline), "no rule" (the pipeline
-   runs, no rule is active: the baseline of tests/test_pipeline_cost.py) and "8 rules" (one active rule of each
-   type, all passing: stock on hand, a high credit limit, margin and discount within bounds, no commitment date, a
-   custom domain no order matches; the rush rule has the outcome 'warn'). Each confirmation is on a fresh order,
-   created before the measure, with an empty record cache (``env.invalidate_all()``); the first one of each
-   scenario is a warm-up, not counted. Columns: queries of ``action_confirm()`` + ``env.flush_all()``
-   (``cr.sql_log_count``), the queries the commit hooks would add (mail tracking, run at commit: not in the
-   target), median and minimum ms of ``--repeats`` confirmations, and the delta in queries and the ratio of the
-   median to both baselines. Targets: the 8 rules cost at most +25 queries over "no rule", the same (within 2) for
-   1, 20 and 100 lines; the wall time at 20 lines is at most 1.10x plain. Both baselines are judged; the targets
-   are written against "no rule" (the test's baseline), "skip" also shows what the pipeline costs with no rule at
-   all.
+1. Confirmation of a sales order of 1, 20 and 100 lines (``--lines``), by a salesperson (record rules apply), in three
+   scenarios: "skip" (the plain sale confirmation: the sale module's own ``action_confirm`` is called, inside the
+   pipeline's confirmation verb, so no check runs; no context key skips the pipeline), "no rule" (the pipeline runs,
+   no rule is active: the baseline of tests/test_pipeline_cost.py) and "8 rules" (one active rule of each type, all
+   passing: stock on hand, a high credit limit, margin and discount within bounds, no commitment date, a custom
+   domain no order matches; the rush rule has the outcome 'warn'). Each confirmation is on a fresh order, created
+   before the measure, with an empty record cache (``env.invalidate_all()``). The scenarios (and plain Odoo) are
+   measured in turn, one confirmation of each per round, after a round of warm-up not counted: a drift of the machine
+   during the measure weighs on all alike. Columns: queries of ``action_confirm()`` + ``env.flush_all()``
+   (``cr.sql_log_count``), the queries the commit hooks would add (mail tracking, run at commit: not in the target),
+   median and minimum ms of ``--repeats`` confirmations, and the delta in queries and the ratio of the median to both
+   baselines. Targets: the 8 rules cost at most +25 queries over "no rule", the same (within 2) for 1, 20 and 100
+   lines; the wall time at 20 lines is at most 1.10x plain. Both baselines are judged; the targets are written
+   against "no rule" (the test's baseline), "skip" also shows what the pipeline costs with no rule at all.
 2. Batch validation (the re-validation path ``orders._distribution_validate()``, as the cron calls it) of 1,000
    and 10,000 draft orders of 3 lines each (``--batches``), in chunks of ``--chunk`` orders (200, the cron's
    batch size), each chunk with an empty record cache as in a new cron transaction. 1 order in 10 matches the
@@ -237,16 +237,27 @@ def confirm_once(data, lines, pipeline):
     return result
 
 
-def measure_confirmation(data, lines, pipeline, repeats):
-    """Figures of ``repeats`` confirmations of fresh orders of ``lines`` lines, after a warm-up."""
-    confirm_once(data, lines, pipeline)  # warm-up
-    runs = [confirm_once(data, lines, pipeline) for _ in range(repeats)]
+def measure_confirmations(cases, lines, repeats):
+    """{key: figures} of ``repeats`` confirmations of fresh orders of ``lines`` lines for each case (key, data,
+    pipeline, rules active), taken in turn, one confirmation of each case per round after a round of warm-up:
+    whatever drifts during the measure (the machine's load, caches, the garbage collector) weighs on every
+    case alike, which blocks of repeats one case after the other did not."""
+    runs = {key: [] for key, *_ in cases}
+    for round_number in range(repeats + 1):
+        for key, data, pipeline, rules_active in cases:
+            data.set_rules(rules_active)
+            run = confirm_once(data, lines, pipeline)
+            if round_number:  # the first round warms up
+                runs[key].append(run)
     return {
-        "queries": runs[-1][0],
-        "hooks": runs[-1][1],
-        "median_ms": statistics.median(run[2] for run in runs) * 1000,
-        "min_ms": min(run[2] for run in runs) * 1000,
-        "states": sorted({f"{run[3]}/{run[4]}" for run in runs}),
+        key: {
+            "queries": runs[key][-1][0],
+            "hooks": runs[key][-1][1],
+            "median_ms": statistics.median(run[2] for run in runs[key]) * 1000,
+            "min_ms": min(run[2] for run in runs[key]) * 1000,
+            "states": sorted({f"{run[3]}/{run[4]}" for run in runs[key]}),
+        }
+        for key in runs
     }
 
 
@@ -278,11 +289,11 @@ def bench_confirmation(data, line_counts, repeats, plain=None):
     )
     results = {}
     for lines in line_counts:
-        if plain:  # measured right before the suite's scenarios: the machine's load is the same for both
-            results[lines, "plain"] = measure_confirmation(plain, lines, True, repeats)
-        for key, _label, rules_active, pipeline in SCENARIOS:
-            data.set_rules(rules_active)
-            results[lines, key] = measure_confirmation(data, lines, pipeline, repeats)
+        # Plain Odoo (its own database) and the suite's scenarios in turn, confirmation by confirmation.
+        cases = [("plain", plain, True, False)] if plain else []
+        cases += [(key, data, pipeline, rules_active) for key, _label, rules_active, pipeline in SCENARIOS]
+        for key, figures in measure_confirmations(cases, lines, repeats).items():
+            results[lines, key] = figures
     data.set_rules(False)
     scenarios = ([("plain", "plain Odoo (no suite)", False, True)] if plain else []) + SCENARIOS
     rows = []
