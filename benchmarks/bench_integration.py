@@ -4,7 +4,8 @@ Usage (from the repository root)::
 
     .venv/bin/python benchmarks/bench_integration.py [--db bench_integ] [--duration 20] [--events 10000]
                                                      [--connections 8] [--threads 2] [--pool 60000]
-                                                     [--db-filter] [--skip-inbound] [--skip-outbound]
+                                                     [--servers 2] [--db-filter] [--skip-inbound]
+                                                     [--skip-outbound]
                                                      [--fresh] [--no-update]
 
 It needs ``wrk`` (the HTTP load generator, Debian package ``wrk``: ``apt-get install wrk``); the script says so
@@ -44,7 +45,11 @@ What it prints, each figure next to its baseline measured in the same run:
    ``odoo.conf`` and ``make run`` serve their database (``db_name`` without ``dbfilter``): ``list_dbs()`` then
    answers that database without a query. ``--db-filter`` adds ``--db-filter=^<db>$``, with which Odoo looks
    the database up for every request without a session (both targets, every webhook sender) on a new,
-   unpooled connection to the ``postgres`` database, to see what that costs.
+   unpooled connection to the ``postgres`` database, to see what that costs. Then the same on ``--servers`` (2)
+   servers started alike on the same database, as behind a proxy: one wrk per server side by side (wrklib's
+   ``run_wrk_many``), the threads and connections split between them, their requests/s summed (the latency
+   percentiles: the worst server's); the ratio to the native webhook on as many servers is judged against the
+   same target, and two servers over one is printed (the servers share the machine's cores).
 2. Outbound. ``--events`` events (10,000) are emitted with ``_emit()`` (one transaction, committed; its
    rate is printed, as information) for an endpoint whose URL is a local receiver: a
    ``http.server.ThreadingHTTPServer`` (HTTP/1.1, keep-alive) in a process of its own on 127.0.0.1, which

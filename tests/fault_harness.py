@@ -41,6 +41,27 @@ signature = load_service("distribution_orchestration", "signature")
 WORKER_ALIVE = re.compile(r"Worker (WorkerHTTP|WorkerCron) \((\d+)\) alive")
 # A log record starts with its timestamp; the lines after it (a traceback) belong to it.
 LOG_RECORD = re.compile(r"\n(?=\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ \d+ )")
+# The head of a log record: level, database, logger, then the message (and its traceback).
+LOG_HEAD = re.compile(r"\S+ \S+ \d+ (ERROR|CRITICAL) (\S+) (\S+): (.*)", re.S)
+# The suite's code in a traceback (a file of one of its addons).
+OUR_FILES = re.compile(r"/distribution_(?:observability|orchestration|approvals|ai_triage)/")
+# What two transactions on the same rows meet: Odoo logs the failed statement, its caller retries.
+CONCURRENCY = re.compile(r"could not serialize access|could not obtain lock|deadlock detected")
+
+
+def ours(record):
+    """Whether an ERROR or CRITICAL log record is the suite's: its logger is one of the suite's addons, or a
+    file of the suite is in its traceback, or it is a failed statement on one of the suite's tables other than
+    a concurrency conflict (Odoo logs every failed statement; a conflict is retried by the caller, and one that
+    is not shows as a failed job or request, with its traceback). Not a match on the text alone: the test
+    databases' names start with distribution_."""
+    head = LOG_HEAD.match(record)
+    if not head:
+        return bool(OUR_FILES.search(record))
+    _level, _db, logger, message = head.groups()
+    if logger.startswith("odoo.addons.distribution_") or OUR_FILES.search(message):
+        return True
+    return logger == "odoo.sql_db" and '"distribution_' in message and not CONCURRENCY.search(message)
 
 
 def wait_for(what, condition, seconds, interval=0.2):
@@ -389,18 +410,18 @@ class OdooServer:
         return batches, delivered
 
     def log_problems(self):
-        """(ours, others): the ERROR and CRITICAL records of the server's logs (all its starts), those whose
-        logger or traceback is in one of the suite's addons, and the rest (Odoo's own jobs, such as its
-        procurement scheduler meeting a concurrent update, which it retries at its next run)."""
-        ours, others = [], []
+        """(ours, others): the ERROR and CRITICAL records of the server's logs (all its starts), the suite's (see
+        ``ours``) and the rest (Odoo's own jobs, such as its procurement scheduler meeting a concurrent update,
+        which it retries at its next run; a statement of the suite meeting one, which its caller retries)."""
+        mine, others = [], []
         for start in range(1, self.starts + 1):
             path = self.log_dir / f"{self.name}-{start}.log"
             if not path.exists():
                 continue
             for record in LOG_RECORD.split(path.read_text(errors="replace")):
                 if " ERROR " in record[:200] or " CRITICAL " in record[:200]:
-                    (ours if "distribution_" in record else others).append(record[:2000])
-        return ours, others
+                    (mine if ours(record) else others).append(record[:2000])
+        return mine, others
 
 
 def start_all(servers):

@@ -93,10 +93,16 @@ def soak(tmp_path_factory):
         admin = Rpc(server.url, db.name)
         endpoint, inbound_secret, company = inbound_endpoint(admin, "Soak carrier", CODE, "carrier_status")
         outbound = receiver_endpoint(admin, receiver, "Soak receiver")
+        # Open deliveries of the endpoint's company: the handler looks the delivery up in that company only.
         pickings = [
             name
             for (name,) in db.query(
-                "SELECT name FROM stock_picking WHERE state NOT IN ('done', 'cancel') ORDER BY id LIMIT 50"
+                """SELECT picking.name FROM stock_picking picking
+                     JOIN stock_picking_type type ON type.id = picking.picking_type_id
+                    WHERE picking.state NOT IN ('done', 'cancel') AND type.code = 'outgoing'
+                      AND picking.company_id = (SELECT company_id FROM distribution_inbound_endpoint WHERE id = %s)
+                 ORDER BY picking.id LIMIT 50""",
+                [endpoint],
             )
         ]
         assert pickings, "the test database has open deliveries (demo data)"
