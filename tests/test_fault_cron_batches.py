@@ -192,6 +192,18 @@ def _running_runs(db):
     )
 
 
+def _confirm_orders(admin, prefix, count, partner, line):
+    """``count`` orders of one ``line`` for ``partner``, referenced ``prefix`` and a number, created then
+    confirmed CHUNK at a time, as a salesperson's client would."""
+    for start in range(0, count, CHUNK):
+        numbers = range(start, min(start + CHUNK, count))
+        vals = [
+            {"partner_id": partner, "client_order_ref": f"{prefix}{number}", "order_line": [(0, 0, dict(line))]}
+            for number in numbers
+        ]
+        admin("sale.order", "action_confirm", admin("sale.order", "create", vals))
+
+
 def _assert_killed_mid_batch(kill, total):
     assert kill["still running at the kill"], "the kill came after the batch ended"
     assert (
@@ -211,20 +223,7 @@ def test_kill9_during_held_order_revalidation(crons):
     db, admin = crons["db"], _admin(crons)
     partner = admin("res.partner", "search", [("name", "=", "Azure Interior")], limit=1)[0]
     product = admin("product.product", "create", {"name": "Cron kill widget", "type": "consu", "is_storable": True})
-    for start in range(0, ORDERS, CHUNK):
-        ids = admin(
-            "sale.order",
-            "create",
-            [
-                {
-                    "partner_id": partner,
-                    "client_order_ref": f"{REF}H{number}",
-                    "order_line": [(0, 0, {"product_id": product, "product_uom_qty": 1})],
-                }
-                for number in range(start, min(start + CHUNK, ORDERS))
-            ],
-        )
-        admin("sale.order", "action_confirm", ids)
+    _confirm_orders(admin, f"{REF}H", ORDERS, partner, {"product_id": product, "product_uom_qty": 1})
 
     def states():
         rows = db.query(
@@ -302,20 +301,8 @@ def test_kill9_during_escalation(crons):
     partner = admin.xmlid("base.res_partner_12")  # a key account: the demo matrix's two-second SLA
     product = admin.xmlid("product.product_product_16")
     head_of_sales = admin.xmlid("distribution_approvals.user_demo_head_of_sales")
-    for start in range(0, TIERS, CHUNK):
-        ids = admin(
-            "sale.order",
-            "create",
-            [
-                {
-                    "partner_id": partner,
-                    "client_order_ref": f"{REF}E{number}",
-                    "order_line": [(0, 0, {"product_id": product, "product_uom_qty": 20, "discount": 22.0})],
-                }
-                for number in range(start, min(start + CHUNK, TIERS))
-            ],
-        )
-        admin("sale.order", "action_confirm", ids)
+    line = {"product_id": product, "product_uom_qty": 20, "discount": 22.0}
+    _confirm_orders(admin, f"{REF}E", TIERS, partner, line)
     requests_ = [
         row[0]
         for row in db.query(
