@@ -325,7 +325,8 @@ class DistributionVendorLeadTime(models.Model):
         """Scheduled action (nightly): learn the lead times of the vendors not learned today, a batch of vendors
         per call (each taken under an advisory lock, so that several workers share the work), each batch a
         tracked run; a full batch asks for the next one."""
-        today = fields.Datetime.to_datetime(fields.Date.context_today(self))
+        # The start of the server's day (UTC, as the computed_at it is compared with; not the user's day).
+        today = fields.Datetime.to_datetime(fields.Date.today())
         # The raw queries below read orders, moves and lines: everything pending is written first.
         self.env.flush_all()
         # Raw SQL: the vendors with receipts not learned today, claimed with a transaction-scoped advisory lock

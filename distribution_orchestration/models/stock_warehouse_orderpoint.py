@@ -239,7 +239,9 @@ class StockWarehouseOrderpoint(models.Model):
         self.ensure_one()
         if not self.lead_days_date:
             return 0.0
-        planned = float(max((self.lead_days_date - fields.Date.context_today(self)).days, 0))
+        # Odoo dates lead_days_date from the server's today (fields.Date.today()), not the user's: counted from
+        # the user's today, the lead time came a day short every evening east of UTC (in the user's new day).
+        planned = float(max((self.lead_days_date - fields.Date.today()).days, 0))
         seller = self.product_id.with_company(self.company_id)._select_seller(quantity=None)[:1]
         line = (learned or {}).get((seller.partner_id.id, self.product_id.id)) if seller else None
         if line and line.receipt_count >= LEARNED_MIN_RECEIPTS and "buy" in self.rule_ids.mapped("action"):
@@ -260,7 +262,8 @@ class StockWarehouseOrderpoint(models.Model):
         """Compute the suggestion of these rules from the demand: two grouped queries per company and
         horizon, never one per rule. Answers {rule: replenishment.Levels}."""
         now = fields.Datetime.now()
-        today = fields.Date.context_today(self)
+        # The server's day, as Odoo's own lead_days_date and the UTC datetimes of the moves (not the user's day).
+        today = fields.Date.today()
         Profile = self.env["distribution.replenishment.profile"]
         levels_by_rule = {}
         for company in self.company_id:
@@ -531,7 +534,8 @@ class StockWarehouseOrderpoint(models.Model):
         batches locked with SKIP LOCKED (several workers share the work, a rule is never computed twice at
         once), and apply those within the tolerance. Each batch is a tracked run and is committed by the
         scheduler; a full batch asks for the next one."""
-        today_start = fields.Datetime.to_datetime(fields.Date.context_today(self))
+        # The start of the server's day (UTC, as the computed_at it is compared with; not the user's day).
+        today_start = fields.Datetime.to_datetime(fields.Date.today())
         Run = self.env["distribution.workflow.run"]
         # First the products delivered without a rule: each gets a proposed one (its suggestion computed).
         for company in self.env["res.company"].search([]):

@@ -323,6 +323,18 @@ class TestReplenishmentSuggestions(ReplenishmentFixtures, TransactionCase):
         # Computed today: the next run of the day has nothing left to do.
         self.assertFalse(self.Orderpoint._cron_distribution_suggestions() & (close | far))
 
+    def test_the_lead_time_is_odoos_whatever_the_users_time_zone(self):
+        """Late in the evening (UTC), a user east of UTC is already in the next day: the lead time stays the one
+        Odoo plans with, and a rule computed then counts as computed today for the nightly run."""
+        self._history()
+        rule = self._rule(self.bolt, 22, 55)
+        late = fields.Datetime.to_datetime(fields.Date.today()) + timedelta(hours=23, minutes=30)
+        with freeze_time(late):
+            self.Orderpoint.with_context(tz="Asia/Tokyo")._cron_distribution_suggestions()
+            self.assertEqual((rule.distribution_lead_days, rule.distribution_suggested_min), (7, 25))
+            again = self.Orderpoint.with_context(tz="Asia/Tokyo")._cron_distribution_suggestions()
+            self.assertFalse(again & rule, "computed today: not again")
+
     def test_a_distribution_user_cannot_apply_beyond_the_tolerance(self):
         self._history()
         close = self._rule(self.bolt, 22, 55)
