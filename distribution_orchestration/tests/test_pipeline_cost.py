@@ -135,3 +135,86 @@ class TestAutomationLookup(OrchestrationCase):
         order.write({"client_order_ref": False})
         order.write({"note": "tag me a last time"})
         self.assertFalse(order.client_order_ref)
+
+
+@tagged("post_install", "-at_install")
+class TestAutomationHooksNarrowed(OrchestrationCase):
+    """Odoo's automation hooks on write and on recomputation are skipped when no trigger field of the model's
+    rules is written or recomputed; a rule still fires when its fields change, through a recomputation too,
+    and a rule without trigger fields still sees every change."""
+
+    def _rule(self, name, code, trigger_fields=(), **vals):
+        sale_order = self.env.ref("sale.model_sale_order")
+        fields = self.env["ir.model.fields"].search(
+            [("model", "=", "sale.order"), ("name", "in", list(trigger_fields))]
+        )
+        return self.env["base.automation"].create(
+            {
+                "name": name,
+                "model_id": sale_order.id,
+                "trigger": "on_create_or_write",
+                "trigger_field_ids": [Command.set(fields.ids)],
+                "action_server_ids": [
+                    Command.create({"name": name, "model_id": sale_order.id, "state": "code", "code": code})
+                ],
+                **vals,
+            }
+        )
+
+    def test_a_rule_on_a_recomputed_field_fires_when_it_changes(self):
+        self._rule(
+            "Big order",
+            "record.write({'client_order_ref': 'BIG %s' % int(record.amount_untaxed)})",
+            trigger_fields=["amount_untaxed"],
+            filter_domain="[('amount_untaxed', '>', 1000)]",
+        )
+        order = self._order([(self.widget, 1)])
+        self.assertFalse(order.client_order_ref)
+        order.order_line.write({"product_uom_qty": 500, "price_unit": 10})  # the amount is recomputed
+        self.env.flush_all()
+        self.assertEqual(order.client_order_ref, "BIG 5000")
+        order.write({"client_order_ref": False, "note": "a change of another field"})
+        self.env.flush_all()
+        self.assertFalse(order.client_order_ref, "the amount did not change: the rule must not fire")
+
+    def test_a_rule_on_a_written_field_fires_only_for_that_field(self):
+        order = self._order([(self.widget, 1)])
+        self._rule("Noted", "record.write({'client_order_ref': 'NOTED'})", trigger_fields=["note"])
+        order.write({"origin": "not watched"})
+        self.assertFalse(order.client_order_ref)
+        order.write({"note": "watched"})
+        self.assertEqual(order.client_order_ref, "NOTED")
+
+    def test_a_rule_without_trigger_fields_sees_recomputations(self):
+        order = self._order([(self.widget, 1)])
+        self._rule(
+            "Any change",
+            "record.write({'client_order_ref': 'SEEN'})",
+            filter_domain="[('amount_untaxed', '>', 1000)]",
+        )
+        self.env.flush_all()
+        # Only the line is written: the order changes through the recomputation of its amounts.
+        order.order_line.write({"product_uom_qty": 500, "price_unit": 10})
+        self.env.flush_all()
+        self.assertEqual(order.client_order_ref, "SEEN")
+
+    def test_the_shipped_release_rule_costs_a_confirmation_nothing(self):
+        released = self.env.ref("distribution_orchestration.base_automation_distribution_order_released")
+        self.assertTrue(released.active)
+
+        def confirm_queries():
+            order = self._order([(self.widget, 1), (self.gadget, 1)])
+            self.env.flush_all()
+            self.env.invalidate_all()
+            before = self.cr.sql_log_count
+            order.action_confirm()
+            self.env.flush_all()
+            self.assertEqual(order.state, "sale")
+            return self.cr.sql_log_count - before
+
+        confirm_queries()  # warm-up
+        with_rule = confirm_queries()
+        released.active = False
+        confirm_queries()
+        without_rule = confirm_queries()
+        self.assertEqual(with_rule, without_rule)
