@@ -525,7 +525,7 @@ class SaleOrder(models.Model):
         return finding
 
     def _distribution_check_stock_availability(self, rule, order, data):
-        demand = order._distribution_demand()
+        demand = self._distribution_demand_of(order, data)
         free = data["free"]
         here = free.get(order.warehouse_id.id, {})
         # Alternates are the warehouses of the order's company only (data is gathered per company).
@@ -573,7 +573,7 @@ class SaleOrder(models.Model):
     def _distribution_check_date_feasibility(self, rule, order, data):
         here = data["free"].get(order.warehouse_id.id, {})
         lines = []
-        for product, qty in order._distribution_demand().items():
+        for product, qty in self._distribution_demand_of(order, data).items():
             seller = product.seller_ids[:1]
             lines.append((here.get(product.id, 0.0) >= qty, product.sale_delay, seller.delay if seller else 0.0))
         for line in order.order_line.filtered(lambda ln: ln.product_id and not ln.product_id.is_storable):
@@ -602,6 +602,14 @@ class SaleOrder(models.Model):
             self.env._("The order matches the condition of rule %s.", rule.name),
             {"domain": rule.custom_domain},
         )
+
+    @api.model
+    def _distribution_demand_of(self, order, data):
+        """The order's demand, computed once per validation pass for all the checks that use it."""
+        demands = data.setdefault("demand", {})
+        if order.id not in demands:
+            demands[order.id] = order._distribution_demand()
+        return demands[order.id]
 
     def _distribution_demand(self):
         """API for other addons: quantity per storable product, in the product's unit."""
