@@ -12,9 +12,10 @@ from .services import load_service
 health = load_service("distribution_observability", "health")
 alerting = load_service("distribution_observability", "alerting")
 prometheus = load_service("distribution_observability", "prometheus")
+domains = load_service("distribution_observability", "domains")
 
 
-@pytest.mark.parametrize("module", [health, alerting, prometheus], ids=lambda m: m.__name__)
+@pytest.mark.parametrize("module", [health, alerting, prometheus, domains], ids=lambda m: m.__name__)
 def test_doctests(module):
     failures, tried = doctest.testmod(module)
     assert tried > 0 and failures == 0

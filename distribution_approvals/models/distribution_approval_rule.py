@@ -1,6 +1,7 @@
 from odoo import api
 from odoo import fields
 from odoo import models
+from odoo.addons.distribution_observability.services import domains
 from odoo.exceptions import ValidationError
 from odoo.tools.safe_eval import safe_eval
 
@@ -106,7 +107,9 @@ class DistributionApprovalRule(models.Model):
             rule.request_count = counts.get(rule, 0)
 
     def _domain(self):
-        return safe_eval(self.apply_domain or "[]", {"uid": self.env.uid, "context_today": fields.Date.context_today})
+        return safe_eval(
+            self.apply_domain or "[]", domains.eval_context(self.env.uid, lambda: fields.Date.context_today(self))
+        )
 
     @api.model
     def _select(self, request_type, record, amount, company, facts=None):

@@ -1,4 +1,7 @@
+from datetime import timedelta
+
 from odoo import Command
+from odoo import fields
 from odoo.exceptions import ValidationError
 from odoo.tests import tagged
 
@@ -101,6 +104,17 @@ class TestApprovalMatrix(ApprovalCase):
         rule = self._rule(name="Approval customers", apply_domain="[('partner_id.name', 'ilike', 'approval')]")
         self.assertEqual(self._governing(record=self._order(partner=self.customer)), rule)
         self.assertFalse(self._governing(record=self._order(partner=self.other_customer)))
+
+    def test_extra_domain_with_the_users_today(self):
+        # context_today() and relativedelta, as in Odoo's filters: quotations dated within the last week.
+        rule = self._rule(
+            name="This week",
+            apply_domain="[('date_order', '>=', (context_today() - relativedelta(days=7)).strftime('%Y-%m-%d'))]",
+        )
+        order = self._order(partner=self.customer)
+        self.assertEqual(self._governing(record=order), rule)
+        order.date_order = fields.Datetime.now() - timedelta(days=30)
+        self.assertFalse(self._governing(record=order))
 
     def test_rules_of_another_company_or_type_do_not_apply(self):
         company_b = self.env["res.company"].create({"name": "Matrix Company B"})

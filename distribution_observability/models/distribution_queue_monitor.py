@@ -8,6 +8,7 @@ from odoo.exceptions import ValidationError
 from odoo.tools import SQL
 from odoo.tools.safe_eval import safe_eval
 
+from ..services import domains
 from ..services import health
 
 # What a queue counts: only an administrator decides it (see write()); a Distribution Manager tunes the rest.
@@ -107,17 +108,17 @@ class DistributionQueueMonitor(models.Model):
             )
 
     def _get_domain(self):
-        """The queue's domain, evaluated with ``uid``, ``context_today``, ``now`` (UTC) and ``timedelta``,
-        so that a queue may count what is overdue (``[('deadline', '<', now)]``) or recent
+        """The queue's domain, evaluated with ``uid``, ``context_today()``, ``relativedelta``, ``now`` (UTC)
+        and ``timedelta``, so that a queue may count what is overdue (``[('deadline', '<', now)]``) or recent
         (``[('create_date', '>=', now - timedelta(hours=1))]``)."""
         return safe_eval(
             self.domain or "[]",
-            {
-                "uid": self.env.uid,
-                "context_today": fields.Date.context_today,
-                "now": fields.Datetime.now(),
-                "timedelta": timedelta,
-            },
+            domains.eval_context(
+                self.env.uid,
+                lambda: fields.Date.context_today(self),
+                now=fields.Datetime.now(),
+                timedelta=timedelta,
+            ),
         )
 
     def _figures(self):

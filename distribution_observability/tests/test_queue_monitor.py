@@ -103,6 +103,21 @@ class TestQueueMonitor(ObservabilityCase):
         self.env["distribution.alert.incident"].create({"rule_id": rule.id, "severity": "warning"})
         self.assertEqual(monitor._figures()["backlog"], before + 1)
 
+    def test_a_domain_with_the_users_today_as_in_odoos_filters(self):
+        Param = self.env["ir.config_parameter"]
+        Param.set_param("distribution_test.today_a", "1")
+        monitor = self.env["distribution.queue.monitor"].create(
+            {
+                "name": "Parameters of the week",
+                "code": "params_week",
+                "model_id": self.env["ir.model"]._get_id("ir.config_parameter"),
+                "domain": "[('key', '=like', 'distribution_test.today_%'), "
+                "('create_date', '>=', (context_today() - relativedelta(days=7)).strftime('%Y-%m-%d'))]",
+                "date_field": "create_date",
+            }
+        )
+        self.assertEqual(monitor._figures()["backlog"], 1)
+
     def test_figures_for_a_user_who_cannot_read_the_records_and_only_their_companies(self):
         # A queue on a model plain users may not read: its figures are still reported to them.
         Param = self.env["ir.config_parameter"]

@@ -1,6 +1,7 @@
 from odoo import api
 from odoo import fields
 from odoo import models
+from odoo.addons.distribution_observability.services import domains
 from odoo.exceptions import ValidationError
 from odoo.tools.safe_eval import safe_eval
 
@@ -100,7 +101,10 @@ class DistributionValidationRule(models.Model):
                     ) from exc
 
     def _domain(self, field_name):
-        return safe_eval(self[field_name] or "[]", {"uid": self.env.uid, "context_today": fields.Date.context_today})
+        return safe_eval(
+            self[field_name] or "[]",
+            domains.eval_context(self.env.uid, lambda: fields.Date.context_today(self)),
+        )
 
     @property
     def category(self):

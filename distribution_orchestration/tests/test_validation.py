@@ -170,6 +170,20 @@ class TestValidationPipeline(OrchestrationCase):
         big.action_confirm()
         self.assertEqual(big.distribution_hold_reason, "custom")
 
+    def test_a_condition_with_the_users_today_as_in_odoos_filters(self):
+        # context_today() and relativedelta, as a filter of Odoo's is written: an order promised before
+        # tomorrow (in the user's day) is held for a look.
+        self._rule(
+            "custom",
+            custom_domain="[('commitment_date', '<', (context_today() + relativedelta(days=1)).strftime('%Y-%m-%d'))]",
+        )
+        soon = self._order([(self.widget, 1)], commitment_date=self._in_hours(-1))
+        soon.action_confirm()
+        self.assertEqual(soon.distribution_hold_reason, "custom")
+        later = self._order([(self.widget, 1)], commitment_date=self._in_hours(24 * 5))
+        later.action_confirm()
+        self.assertEqual(later.state, "sale")
+
     def test_applicability_by_tag_amount_and_warehouse(self):
         tag = self.env["res.partner.category"].create({"name": "Watched"})
         self._rule("discount_ceiling", discount_ceiling_pct=0, partner_category_ids=[Command.set(tag.ids)])
