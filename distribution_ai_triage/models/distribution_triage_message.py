@@ -162,12 +162,26 @@ class DistributionTriageMessage(models.Model):
                 message.reply_status = message.reply_promised_date = message.reply_tracking = False
                 continue
             message.reply_status = message._order_status_text(order)
-            message.reply_promised_date = fields.Date.to_date(order.commitment_date or order.expected_date)
+            message.reply_promised_date = message._customer_day(order, order.commitment_date or order.expected_date)
             pickings = order.picking_ids.filtered(lambda p: p.picking_type_code == "outgoing" and p.state != "cancel")
             done = pickings.filtered(lambda p: p.state == "done")
             picking = (done or pickings)[:1]
             tracking = picking.carrier_tracking_ref if picking and "carrier_tracking_ref" in picking else False
             message.reply_tracking = tracking or (picking.name if picking else False)
+
+    def _customer_day(self, order, moment):
+        """The day of ``moment`` (a UTC datetime) as the customer reads it: in the time zone of the order's
+        customer, else of the writer of the e-mail, else of the user drafting the reply."""
+        if not moment:
+            return False
+        tz = (
+            order.partner_id.tz
+            or order.partner_id.commercial_partner_id.tz
+            or self.partner_id.tz
+            or self.env.context.get("tz")
+            or self.env.user.tz
+        )
+        return fields.Datetime.context_timestamp(self.with_context(tz=tz), moment).date()
 
     def _order_status_text(self, order):
         """The order's state in the words of a reply: confirmed, partly shipped, shipped, invoiced..."""

@@ -283,6 +283,25 @@ class TestReplyAndExceptions(TriageCase):
         self.assertIn(self.acme_order.name, composer.body)
         self.assertEqual(len(message.message_ids.filtered(lambda m: m.message_type == "comment")), 0, "not sent")
 
+    def test_the_promised_date_is_the_customers_day(self):
+        # 23:30 UTC on 18 March is already the 19th in Tokyo, where the customer reads the reply.
+        self.acme_order.commitment_date = fields.Datetime.to_datetime("2027-03-18 23:30:00")
+        self.acme_order.partner_id.tz = "Asia/Tokyo"
+        self.acme_order.action_confirm()
+        self._provider("openai_chat")
+        self.server.mode = "good"
+        message = self._message("Where is my order ACME-PO-7781? tracking number please")
+        self._classify()
+        self.assertEqual(message.reply_promised_date, fields.Date.to_date("2027-03-19"))
+        # A customer without a time zone reads it in the drafting user's: 02:00 UTC on the 19th is still the
+        # 18th in New York.
+        self.acme_order.partner_id.tz = False
+        message.partner_id.tz = False
+        self.acme_order.commitment_date = fields.Datetime.to_datetime("2027-03-19 02:00:00")
+        self.desk.tz = "America/New_York"
+        message.invalidate_recordset(["reply_promised_date"])
+        self.assertEqual(message.with_user(self.desk).reply_promised_date, fields.Date.to_date("2027-03-18"))
+
     def test_new_exception_gets_a_suggestion(self):
         self._provider("openai_chat")
         self.server.mode = "good"
