@@ -13,9 +13,10 @@ health = load_service("distribution_observability", "health")
 alerting = load_service("distribution_observability", "alerting")
 prometheus = load_service("distribution_observability", "prometheus")
 domains = load_service("distribution_observability", "domains")
+days = load_service("distribution_observability", "days")
 
 
-@pytest.mark.parametrize("module", [health, alerting, prometheus, domains], ids=lambda m: m.__name__)
+@pytest.mark.parametrize("module", [health, alerting, prometheus, domains, days], ids=lambda m: m.__name__)
 def test_doctests(module):
     failures, tried = doctest.testmod(module)
     assert tried > 0 and failures == 0

@@ -7,6 +7,7 @@ from markupsafe import Markup
 from odoo import api
 from odoo import fields
 from odoo import models
+from odoo.addons.distribution_observability.services import days
 from odoo.addons.distribution_observability.services import verbs
 from odoo.addons.distribution_orchestration.services.channel import like_literal
 from odoo.exceptions import AccessError
@@ -181,7 +182,7 @@ class DistributionTriageMessage(models.Model):
             or self.env.context.get("tz")
             or self.env.user.tz
         )
-        return fields.Datetime.context_timestamp(self.with_context(tz=tz), moment).date()
+        return days.local_day(moment, tz)
 
     def _order_status_text(self, order):
         """The order's state in the words of a reply: confirmed, partly shipped, shipped, invoiced..."""

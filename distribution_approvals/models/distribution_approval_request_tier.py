@@ -11,6 +11,7 @@ from odoo import Command
 from odoo import api
 from odoo import fields
 from odoo import models
+from odoo.addons.distribution_observability.services import days
 from odoo.exceptions import AccessError
 from odoo.exceptions import UserError
 from odoo.tools import SQL
@@ -181,7 +182,8 @@ class DistributionApprovalRequestTier(models.Model):
         for user in users:
             request.sudo().activity_schedule(
                 ACTIVITY_TYPE,
-                date_deadline=fields.Date.to_date(self.deadline) if self.deadline else fields.Date.today(),
+                # Due on the deadline's day as the approver reads it (their time zone), not the UTC date.
+                date_deadline=days.local_day(self.deadline or fields.Datetime.now(), user.tz),
                 user_id=user.id,
                 summary=self.env._(
                     "Approve %(request)s: %(document)s", request=request.name, document=request.res_name

@@ -180,6 +180,15 @@ class TestRequestFlow(ApprovalCase):
         self.assertEqual(self._audit_actions(request), ["requested", "rejected"])
 
     # -- activities ----------------------------------------------------------------------------
+    def test_each_approver_sees_the_deadline_on_their_own_day(self):
+        # Due at 23:30 UTC on 3 March: the 4th in Tokyo, the 3rd in New York.
+        self.approver_1.tz, self.approver_2.tz = "Asia/Tokyo", "America/New_York"
+        self._rule(tiers=[self._users_tier("Pair", self.approver_1 | self.approver_2, sla_hours=24.0)])
+        with freeze_time("2026-03-02 23:30:00"):
+            request = self._request()
+        due = {activity.user_id: activity.date_deadline for activity in self._approval_activities(request)}
+        self.assertEqual(due, {self.approver_1: date(2026, 3, 4), self.approver_2: date(2026, 3, 3)})
+
     def test_activities_per_approver_closed_with_the_comment(self):
         self._rule(tiers=[self._users_tier("Pair", self.approver_1 | self.approver_2, min_approvals=2, sla_hours=24.0)])
         with freeze_time("2026-03-02 08:00:00"):

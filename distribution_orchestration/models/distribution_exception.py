@@ -4,6 +4,7 @@ from datetime import timedelta
 from odoo import api
 from odoo import fields
 from odoo import models
+from odoo.addons.distribution_observability.services import days
 from odoo.addons.distribution_observability.services import verbs
 from odoo.exceptions import AccessError
 from odoo.exceptions import UserError
@@ -452,7 +453,8 @@ class DistributionException(models.Model):
             if exception.user_id:
                 exception.activity_schedule(
                     "mail.mail_activity_data_todo",
-                    date_deadline=fields.Date.to_date(exception.deadline),
+                    # The deadline's day as the owner reads it (their time zone), not the UTC date.
+                    date_deadline=days.local_day(exception.deadline, exception.user_id.tz),
                     user_id=exception.user_id.id,
                     summary=self.env._(
                         "%(ref)s: %(category)s", ref=exception.name, category=dict(CATEGORIES)[exception.category]
@@ -469,7 +471,7 @@ class DistributionException(models.Model):
             if buyer and buyer != exception.user_id:
                 exception.activity_schedule(
                     "mail.mail_activity_data_todo",
-                    date_deadline=fields.Date.to_date(exception.deadline or fields.Datetime.now()),
+                    date_deadline=days.local_day(exception.deadline or fields.Datetime.now(), buyer.tz),
                     user_id=buyer.id,
                     summary=self.env._("%s: vendor lead time", exception.name),
                     note=exception.message,
