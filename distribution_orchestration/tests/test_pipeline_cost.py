@@ -9,6 +9,18 @@ from .common import OrchestrationCase
 _logger = logging.getLogger(__name__)
 
 
+def confirm_queries(case, lines):
+    """Queries of confirming a new order of ``lines`` ((product, quantity) pairs) from an empty record cache."""
+    order = case._order(lines)
+    case.env.flush_all()
+    case.env.invalidate_all()
+    before = case.cr.sql_log_count
+    order.action_confirm()
+    case.env.flush_all()
+    case.assertEqual(order.state, "sale")
+    return case.cr.sql_log_count - before
+
+
 @tagged("post_install", "-at_install")
 class TestPipelineCost(OrchestrationCase):
     """Eight active checks cost a bounded number of queries, the same for 1 and 20 lines."""
@@ -49,14 +61,7 @@ class TestPipelineCost(OrchestrationCase):
             self._rule(rule_type, **{"outcome": "hold", **params})
 
     def _confirm_queries(self, lines):
-        order = self._order([(product, 1) for product in self.products[:lines]])
-        self.env.flush_all()
-        self.env.invalidate_all()
-        before = self.cr.sql_log_count
-        order.action_confirm()
-        self.env.flush_all()
-        self.assertEqual(order.state, "sale")
-        return self.cr.sql_log_count - before
+        return confirm_queries(self, [(product, 1) for product in self.products[:lines]])
 
     def test_query_overhead_is_bounded_and_flat(self):
         # Warm the caches (registry, ormcache, sequences) once for each path.
@@ -201,20 +206,10 @@ class TestAutomationHooksNarrowed(OrchestrationCase):
     def test_the_shipped_release_rule_costs_a_confirmation_nothing(self):
         released = self.env.ref("distribution_orchestration.base_automation_distribution_order_released")
         self.assertTrue(released.active)
-
-        def confirm_queries():
-            order = self._order([(self.widget, 1), (self.gadget, 1)])
-            self.env.flush_all()
-            self.env.invalidate_all()
-            before = self.cr.sql_log_count
-            order.action_confirm()
-            self.env.flush_all()
-            self.assertEqual(order.state, "sale")
-            return self.cr.sql_log_count - before
-
-        confirm_queries()  # warm-up
-        with_rule = confirm_queries()
+        lines = [(self.widget, 1), (self.gadget, 1)]
+        confirm_queries(self, lines)  # warm-up
+        with_rule = confirm_queries(self, lines)
         released.active = False
-        confirm_queries()
-        without_rule = confirm_queries()
+        confirm_queries(self, lines)
+        without_rule = confirm_queries(self, lines)
         self.assertEqual(with_rule, without_rule)
