@@ -106,10 +106,12 @@ class TestApprovalMatrix(ApprovalCase):
         self.assertFalse(self._governing(record=self._order(partner=self.other_customer)))
 
     def test_extra_domain_with_the_users_today(self):
-        # context_today() and relativedelta, as in Odoo's filters: quotations dated within the last week.
+        # As Odoo's domain editor writes "Order Date is within the last 7 days" (its to_utc() is the web
+        # client's, evaluated on the server as the user's midnight in UTC).
         rule = self._rule(
             name="This week",
-            apply_domain="[('date_order', '>=', (context_today() - relativedelta(days=7)).strftime('%Y-%m-%d'))]",
+            apply_domain='[("date_order", ">=", datetime.datetime.combine(context_today() + relativedelta(days = -7), '
+            'datetime.time(0, 0, 0)).to_utc().strftime("%Y-%m-%d %H:%M:%S"))]',
         )
         order = self._order(partner=self.customer)
         self.assertEqual(self._governing(record=order), rule)

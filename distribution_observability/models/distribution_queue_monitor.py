@@ -116,6 +116,7 @@ class DistributionQueueMonitor(models.Model):
             domains.eval_context(
                 self.env.uid,
                 lambda: fields.Date.context_today(self),
+                self.env.context.get("tz") or self.env.user.tz,
                 now=fields.Datetime.now(),
                 timedelta=timedelta,
             ),

@@ -117,6 +117,12 @@ class TestQueueMonitor(ObservabilityCase):
             }
         )
         self.assertEqual(monitor._figures()["backlog"], 1)
+        # As Odoo's domain editor writes "Created on is today" on a date-time field.
+        monitor.domain = (
+            "[('key', '=like', 'distribution_test.today_%'), ('create_date', '>=', datetime.datetime.combine("
+            "context_today(), datetime.time(0, 0, 0)).to_utc().strftime('%Y-%m-%d %H:%M:%S'))]"
+        )
+        self.assertEqual(monitor._figures()["backlog"], 1)
 
     def test_figures_for_a_user_who_cannot_read_the_records_and_only_their_companies(self):
         # A queue on a model plain users may not read: its figures are still reported to them.

@@ -103,7 +103,9 @@ class DistributionValidationRule(models.Model):
     def _domain(self, field_name):
         return safe_eval(
             self[field_name] or "[]",
-            domains.eval_context(self.env.uid, lambda: fields.Date.context_today(self)),
+            domains.eval_context(
+                self.env.uid, lambda: fields.Date.context_today(self), self.env.context.get("tz") or self.env.user.tz
+            ),
         )
 
     @property

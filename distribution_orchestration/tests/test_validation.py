@@ -184,6 +184,24 @@ class TestValidationPipeline(OrchestrationCase):
         later.action_confirm()
         self.assertEqual(later.state, "sale")
 
+    def test_a_condition_built_with_odoos_domain_editor(self):
+        # "Delivery Date is within the next 2 days", as Odoo's domain editor writes it on a date-time field:
+        # its to_utc() is the web client's, evaluated on the server as the user's midnight in UTC.
+        self.salesman.tz = "Asia/Tokyo"
+        within = (
+            '["&", ("commitment_date", ">=", datetime.datetime.combine(context_today(), datetime.time(0, 0, 0))'
+            '.to_utc().strftime("%Y-%m-%d %H:%M:%S")), ("commitment_date", "<=", datetime.datetime.combine('
+            "context_today() + relativedelta(days = 2), datetime.time(0, 0, 0))"
+            '.to_utc().strftime("%Y-%m-%d %H:%M:%S"))]'
+        )
+        self._rule("custom", custom_domain=within)
+        soon = self._order([(self.widget, 1)], commitment_date=self._in_hours(24))
+        soon.action_confirm()
+        self.assertEqual(soon.distribution_hold_reason, "custom")
+        later = self._order([(self.widget, 1)], commitment_date=self._in_hours(24 * 5))
+        later.action_confirm()
+        self.assertEqual(later.state, "sale")
+
     def test_applicability_by_tag_amount_and_warehouse(self):
         tag = self.env["res.partner.category"].create({"name": "Watched"})
         self._rule("discount_ceiling", discount_ceiling_pct=0, partner_category_ids=[Command.set(tag.ids)])
