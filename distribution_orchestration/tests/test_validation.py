@@ -173,16 +173,9 @@ class TestValidationPipeline(OrchestrationCase):
     def test_a_condition_with_the_users_today_as_in_odoos_filters(self):
         # context_today() and relativedelta, as a filter of Odoo's is written: an order promised before
         # tomorrow (in the user's day) is held for a look.
-        self._rule(
-            "custom",
-            custom_domain="[('commitment_date', '<', (context_today() + relativedelta(days=1)).strftime('%Y-%m-%d'))]",
+        self._assert_holds_only_the_order_promised_soon(
+            "[('commitment_date', '<', (context_today() + relativedelta(days=1)).strftime('%Y-%m-%d'))]", -1
         )
-        soon = self._order([(self.widget, 1)], commitment_date=self._in_hours(-1))
-        soon.action_confirm()
-        self.assertEqual(soon.distribution_hold_reason, "custom")
-        later = self._order([(self.widget, 1)], commitment_date=self._in_hours(24 * 5))
-        later.action_confirm()
-        self.assertEqual(later.state, "sale")
 
     def test_a_condition_built_with_odoos_domain_editor(self):
         # "Delivery Date is within the next 2 days", as Odoo's domain editor writes it on a date-time field:
@@ -194,8 +187,13 @@ class TestValidationPipeline(OrchestrationCase):
             "context_today() + relativedelta(days = 2), datetime.time(0, 0, 0))"
             '.to_utc().strftime("%Y-%m-%d %H:%M:%S"))]'
         )
-        self._rule("custom", custom_domain=within)
-        soon = self._order([(self.widget, 1)], commitment_date=self._in_hours(24))
+        self._assert_holds_only_the_order_promised_soon(within, 24)
+
+    def _assert_holds_only_the_order_promised_soon(self, custom_domain, soon_hours):
+        """A custom rule of ``custom_domain`` holds an order promised in ``soon_hours`` and lets one promised in
+        five days confirm."""
+        self._rule("custom", custom_domain=custom_domain)
+        soon = self._order([(self.widget, 1)], commitment_date=self._in_hours(soon_hours))
         soon.action_confirm()
         self.assertEqual(soon.distribution_hold_reason, "custom")
         later = self._order([(self.widget, 1)], commitment_date=self._in_hours(24 * 5))
