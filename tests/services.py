@@ -7,11 +7,15 @@ from .conftest import ROOT
 
 
 def load_service(addon, name):
-    module_name = f"_services_{addon}_{name}"
-    if module_name in sys.modules:
-        return sys.modules[module_name]
-    spec = importlib.util.spec_from_file_location(module_name, ROOT / addon / "services" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
-    spec.loader.exec_module(module)
-    return module
+    """The module ``name`` of the addon's services, inside a package of their own, so that one service
+    imports another as the addon does (``from .days import zone``)."""
+    package = f"_services_{addon}"
+    if package not in sys.modules:
+        folder = ROOT / addon / "services"
+        spec = importlib.util.spec_from_file_location(
+            package, folder / "__init__.py", submodule_search_locations=[str(folder)]
+        )
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[package] = module
+        spec.loader.exec_module(module)
+    return importlib.import_module(f"{package}.{name}")

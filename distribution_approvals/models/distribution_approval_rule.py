@@ -109,9 +109,7 @@ class DistributionApprovalRule(models.Model):
     def _domain(self):
         return safe_eval(
             self.apply_domain or "[]",
-            domains.eval_context(
-                self.env.uid, lambda: fields.Date.context_today(self), self.env.context.get("tz") or self.env.user.tz
-            ),
+            domains.eval_context(self.env.uid, self.env.context.get("tz") or self.env.user.tz),
         )
 
     @api.model

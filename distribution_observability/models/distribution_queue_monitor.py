@@ -115,7 +115,6 @@ class DistributionQueueMonitor(models.Model):
             self.domain or "[]",
             domains.eval_context(
                 self.env.uid,
-                lambda: fields.Date.context_today(self),
                 self.env.context.get("tz") or self.env.user.tz,
                 now=fields.Datetime.now(),
                 timedelta=timedelta,

@@ -23,8 +23,8 @@ from collections import namedtuple
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
-from zoneinfo import ZoneInfo
-from zoneinfo import ZoneInfoNotFoundError
+
+from .days import zone as user_zone
 
 Period = namedtuple("Period", "key slots step granularity")
 # key -> how many slots of which length; the granularity tells the client how to label a slot.
@@ -51,13 +51,6 @@ def get_period(key):
     return PERIODS[key]
 
 
-def _zone(tz_name):
-    try:
-        return ZoneInfo(tz_name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return UTC
-
-
 def slot_starts(period, now, tz_name="UTC"):
     """Where each slot of ``period`` starts, as naive UTC datetimes, oldest first; the last one holds
     ``now`` (naive UTC). Day slots start at midnight in ``tz_name`` (UTC when unknown), whatever the
@@ -70,7 +63,7 @@ def slot_starts(period, now, tz_name="UTC"):
     datetime.datetime(2026, 3, 30, 0, 0)
     """
     if period.granularity == "day":
-        zone = _zone(tz_name)
+        zone = user_zone(tz_name)
         local_today = now.replace(tzinfo=UTC).astimezone(zone).date()
         days = [local_today - timedelta(days=offset) for offset in range(period.slots - 1, -1, -1)]
         return [
@@ -89,5 +82,5 @@ def local_dates(slots, tz_name="UTC"):
     >>> local_dates([datetime(2026, 3, 9, 23, 0)], "Europe/Brussels")
     ['2026-03-10']
     """
-    zone = _zone(tz_name)
+    zone = user_zone(tz_name)
     return [start.replace(tzinfo=UTC).astimezone(zone).date().isoformat() for start in slots]

@@ -16,11 +16,16 @@ from zoneinfo import ZoneInfo
 from zoneinfo import ZoneInfoNotFoundError
 
 
+def zone(tz_name):
+    """The time zone named ``tz_name``; UTC when the name is empty or unknown (a user's tz field may hold a
+    name this machine's zone database lacks)."""
+    try:
+        return ZoneInfo(tz_name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC
+
+
 def local_day(moment, tz_name):
     """The day of ``moment`` (a naive UTC datetime) in the time zone ``tz_name`` (UTC when empty or
     unknown)."""
-    try:
-        zone = ZoneInfo(tz_name) if tz_name else UTC
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = UTC
-    return moment.replace(tzinfo=UTC).astimezone(zone).date()
+    return moment.replace(tzinfo=UTC).astimezone(zone(tz_name)).date()

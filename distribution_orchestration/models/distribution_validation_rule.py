@@ -103,9 +103,7 @@ class DistributionValidationRule(models.Model):
     def _domain(self, field_name):
         return safe_eval(
             self[field_name] or "[]",
-            domains.eval_context(
-                self.env.uid, lambda: fields.Date.context_today(self), self.env.context.get("tz") or self.env.user.tz
-            ),
+            domains.eval_context(self.env.uid, self.env.context.get("tz") or self.env.user.tz),
         )
 
     @property
